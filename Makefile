@@ -1,0 +1,71 @@
+# consentflow — the two commands: `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := $(PYTHON) -m uv
+endif
+FLASK := $(UV) run --frozen flask --app consentflow
+HOST ?= 127.0.0.1
+PORT ?= 5000
+WORKERS ?= 2
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+
+help:
+	@echo "make run    install, migrate, load the demo school, start web app + worker"
+	@echo "make test   install everything and run the whole test suite"
+	@echo "make bench  print the performance figures quoted in the README"
+
+uv:
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
+		$(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
+
+install: uv
+	$(UV) sync --frozen
+	$(UV) run --frozen pybabel compile -d consentflow/translations >/dev/null
+
+# Debian's chromium for the browser tests (Playwright drives it; no browser download).
+system-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; \
+	fi
+
+instance/config.py:
+	@mkdir -p instance
+	@$(PYTHON) -c "import secrets; print('# Written by make run for a local demo.\nSECRET_KEY = %r\n# Plain HTTP on 127.0.0.1: production behind HTTPS keeps this True.\nSESSION_COOKIE_SECURE = False' % secrets.token_hex(32))" > $@
+	@echo "Wrote $@ with a fresh secret key."
+
+run: install instance/config.py
+	$(FLASK) init
+	$(FLASK) demo load
+	@echo "Starting worker ($(WORKERS) processes) and web app on http://$(HOST):$(PORT)"
+	@set -m; $(FLASK) worker --workers $(WORKERS) & WORKER=$$!; \
+		trap "kill -- -$$WORKER 2>/dev/null" EXIT INT TERM; \
+		$(FLASK) run --host $(HOST) --port $(PORT)
+
+test: install system-deps
+	$(UV) run --frozen pytest -q
+	@if [ -n "$$TEST_DATABASE_URL" ]; then \
+		echo "== again on PostgreSQL ($$TEST_DATABASE_URL)"; \
+		$(UV) run --frozen pytest -q -m "not e2e"; \
+	fi
+
+test-pg:
+	TEST_DATABASE_URL=$(PG_TEST_URL) $(MAKE) test
+
+bench: install
+	$(UV) run --frozen python bench/recall.py
+	$(UV) run --frozen python bench/encode.py
+	$(UV) run --frozen python bench/match.py
+	$(UV) run --frozen python bench/throughput.py
+
+translations:
+	$(UV) run --frozen pybabel extract -F babel.cfg -k _l -k lazy_gettext -o consentflow/translations/messages.pot .
+	$(UV) run --frozen pybabel update -i consentflow/translations/messages.pot -d consentflow/translations
+	$(UV) run --frozen pybabel compile -d consentflow/translations
+
+.PHONY: help uv install system-deps run test test-pg bench translations

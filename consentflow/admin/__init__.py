@@ -1,0 +1,1 @@
+"""Flask-Admin: inspection and repair of plain records, role- and school-checked."""

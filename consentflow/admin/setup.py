@@ -1,0 +1,44 @@
+"""Builds one Flask-Admin instance per app (views bind to the app they serve)."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
+
+from consentflow.admin.base import SecureIndexView
+from consentflow.admin.views import (
+    AuditEventView,
+    ConsentFormView,
+    ConsentRecordView,
+    GuardianView,
+    PersonView,
+    SchoolView,
+    UserView,
+)
+from consentflow.extensions import db
+from consentflow.models import (
+    AuditEvent,
+    ConsentForm,
+    ConsentRecord,
+    Guardian,
+    Person,
+    School,
+    User,
+)
+
+
+def build_admin(app: Flask) -> Admin:
+    admin = Admin(
+        app, name="consentflow", url="/admin", index_view=SecureIndexView(url="/admin"),
+        theme=Bootstrap4Theme(base_template="admin/cf_master.html"),
+    )
+    session = db  # Flask-Admin 2 takes the db object
+    admin.add_view(PersonView(Person, session, name="People", endpoint="person"))
+    admin.add_view(GuardianView(Guardian, session, name="Guardians", endpoint="guardian"))
+    admin.add_view(ConsentFormView(ConsentForm, session, name="Consent forms", endpoint="consentform"))
+    admin.add_view(ConsentRecordView(ConsentRecord, session, name="Consent records", endpoint="consentrecord"))
+    admin.add_view(UserView(User, session, name="Users", endpoint="user"))
+    admin.add_view(SchoolView(School, session, name="School settings", endpoint="school"))
+    admin.add_view(AuditEventView(AuditEvent, session, name="Audit trail", endpoint="auditevent"))
+    return admin

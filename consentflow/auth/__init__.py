@@ -1,0 +1,1 @@
+"""Authentication (login, sessions) and authorisation (role and school)."""

@@ -1,0 +1,147 @@
+"""Login, throttling and user creation rules (no Flask)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from consentflow.audit.service import Actor, record_event
+from consentflow.auth.passwords import hash_password, needs_rehash, verify_password
+from consentflow.errors import Forbidden, InvalidInput
+from consentflow.models import LoginAttempt, Membership, School, User
+from consentflow.models.user import ROLES
+
+MIN_PASSWORD_LENGTH = 10
+
+
+class LoginThrottled(Forbidden):
+    """Too many failed attempts; try again later."""
+
+
+class LoginFailed(Forbidden):
+    """Unknown e-mail address or wrong password."""
+
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    max_failures: int = 5
+    window: timedelta = timedelta(minutes=15)
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def authenticate(
+    session: Session,
+    email: str,
+    password: str,
+    remote_addr: str,
+    now: datetime,
+    policy: ThrottlePolicy,
+) -> User:
+    """Check a password, refusing after too many recent failures per account or address."""
+    email = normalise_email(email)
+    since = now - policy.window
+    failures_for_email = session.scalar(
+        select(func.count()).select_from(LoginAttempt).where(
+            LoginAttempt.email == email, LoginAttempt.success.is_(False), LoginAttempt.at >= since
+        )
+    ) or 0
+    failures_for_addr = session.scalar(
+        select(func.count()).select_from(LoginAttempt).where(
+            LoginAttempt.remote_addr == remote_addr,
+            LoginAttempt.success.is_(False),
+            LoginAttempt.at >= since,
+        )
+    ) or 0
+    if failures_for_email >= policy.max_failures or failures_for_addr >= policy.max_failures * 4:
+        raise LoginThrottled()
+    user = session.scalar(select(User).where(User.email == email))
+    ok = verify_password(user.password_hash if user else None, password)
+    session.add(LoginAttempt(email=email, remote_addr=remote_addr, success=ok, at=now))
+    if not ok or user is None or not user.active:
+        record_event(
+            session, actor=Actor.system("login"), action="auth.login_failed",
+            object_type="user", object_id=user.id if user else None,
+            personal={"email": email, "remote_addr": remote_addr}, now=now,
+        )
+        raise LoginFailed()
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = now
+    record_event(
+        session, actor=Actor(user.id, user.email), action="auth.login",
+        object_type="user", object_id=user.id, personal={"remote_addr": remote_addr}, now=now,
+    )
+    return user
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
+
+
+def create_user(
+    session: Session,
+    *,
+    actor: Actor,
+    email: str,
+    name: str,
+    password: str,
+    roles: Iterable[tuple[School, str]] = (),
+    board_admin_of_id: int | None = None,
+) -> User:
+    """Create an account with Argon2id hash and per-school roles."""
+    email = normalise_email(email)
+    if "@" not in email:
+        raise InvalidInput("That is not an e-mail address.")
+    check_password_strength(password)
+    if session.scalar(select(User).where(User.email == email)):
+        raise InvalidInput(f"A user with e-mail {email} already exists.")
+    user = User(
+        email=email, name=name.strip(), password_hash=hash_password(password),
+        session_token=secrets.token_hex(16), board_admin_of_id=board_admin_of_id,
+    )
+    session.add(user)
+    session.flush()
+    for school, role in roles:
+        grant_role(session, actor=actor, user=user, school=school, role=role)
+    record_event(
+        session, actor=actor, action="user.create", object_type="user", object_id=user.id,
+        personal={"email": email, "name": user.name},
+    )
+    return user
+
+
+def grant_role(session: Session, *, actor: Actor, user: User, school: School, role: str) -> Membership:
+    if role not in ROLES:
+        raise InvalidInput(f"Unknown role {role!r}; choose from {', '.join(ROLES)}.")
+    existing = session.scalar(
+        select(Membership).where(
+            Membership.user_id == user.id, Membership.school_id == school.id, Membership.role == role
+        )
+    )
+    if existing:
+        return existing
+    membership = Membership(user_id=user.id, school_id=school.id, role=role)
+    session.add(membership)
+    session.flush()
+    record_event(
+        session, actor=actor, action="user.grant_role", object_type="user", object_id=user.id,
+        school_id=school.id, details={"role": role},
+    )
+    return membership
+
+
+def set_password(session: Session, *, actor: Actor, user: User, password: str) -> None:
+    """Change a password; all existing sessions of the user end."""
+    check_password_strength(password)
+    user.password_hash = hash_password(password)
+    user.session_token = secrets.token_hex(16)
+    record_event(session, actor=actor, action="user.set_password", object_type="user", object_id=user.id)

@@ -1,0 +1,76 @@
+"""Domain errors raised by services, and their mapping onto HTTP responses."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template
+from werkzeug.exceptions import HTTPException
+
+
+class DomainError(Exception):
+    """Base class: a business rule refused the request."""
+
+    status_code = 400
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message)
+        self.message = message or self.__class__.__doc__ or "Error"
+
+
+class NotFound(DomainError):
+    """The object does not exist or is not visible to you."""
+
+    status_code = 404
+
+
+class Forbidden(DomainError):
+    """You do not have the role needed for this."""
+
+    status_code = 403
+
+
+class InvalidInput(DomainError):
+    """The input is not valid."""
+
+    status_code = 400
+
+
+class InvalidState(DomainError):
+    """The object is not in a state that allows this."""
+
+    status_code = 409
+
+
+class ConflictError(DomainError):
+    """Someone else changed this in the meantime."""
+
+    status_code = 409
+
+
+class ConsentMissing(DomainError):
+    """There is no consent that allows this."""
+
+    status_code = 409
+
+
+class SignerRuleViolation(InvalidInput):
+    """The signer is not allowed to sign for this person on this date."""
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Render domain errors and HTTP errors with the site's error page."""
+
+    @app.errorhandler(DomainError)
+    def _domain(err: DomainError):  # type: ignore[no-untyped-def]
+        return (
+            render_template("errors/error.html", code=err.status_code, message=err.message),
+            err.status_code,
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http(err: HTTPException):  # type: ignore[no-untyped-def]
+        if err.code is None or err.code < 400:
+            return err
+        return (
+            render_template("errors/error.html", code=err.code, message=err.description),
+            err.code,
+        )

@@ -1,0 +1,27 @@
+"""All models, imported here so metadata is complete for Alembic and the app."""
+
+from consentflow.models.audit import AuditEvent
+from consentflow.models.base import Base, utcnow
+from consentflow.models.consent import (
+    DEFAULT_PURPOSES,
+    ConsentForm,
+    ConsentLink,
+    ConsentRecord,
+    ConsentRound,
+    OutboxMessage,
+    SchoolYear,
+)
+from consentflow.models.face import Face, FaceReview, ReferenceFace
+from consentflow.models.person import Guardian, Person, person_guardian
+from consentflow.models.photo import Album, Photo, PhotoPurpose
+from consentflow.models.publication import Publication, TakedownTask
+from consentflow.models.school import Board, School
+from consentflow.models.user import LoginAttempt, Membership, User
+
+__all__ = [
+    "Album", "AuditEvent", "Base", "Board", "ConsentForm", "ConsentLink", "ConsentRecord",
+    "ConsentRound", "DEFAULT_PURPOSES", "Face", "FaceReview", "Guardian", "LoginAttempt",
+    "Membership", "OutboxMessage", "Person", "Photo", "PhotoPurpose", "Publication",
+    "ReferenceFace", "School", "SchoolYear", "TakedownTask", "User", "person_guardian",
+    "utcnow",
+]

@@ -1,0 +1,152 @@
+"""School years, consent forms, immutable consent records and consent rounds."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint, event
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from consentflow.models.base import Base, utcnow
+from consentflow.models.person import Guardian, Person
+from consentflow.models.user import User
+
+CHANNELS = ("website", "social_media", "newsletter", "prospectus", "parent_portal", "press")
+MEDIA = ("photo", "video")
+FACE_MATCHING = "face_matching"
+DEFAULT_PURPOSES: tuple[str, ...] = tuple(
+    f"{channel}.{medium}" for channel in CHANNELS for medium in MEDIA
+) + (FACE_MATCHING,)
+
+
+class SchoolYear(Base):
+    __tablename__ = "school_year"
+    __table_args__ = (UniqueConstraint("school_id", "starts_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
+    label: Mapped[str] = mapped_column(String(20))
+    starts_on: Mapped[date]
+    ends_on: Mapped[date]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class ConsentForm(Base):
+    """One version of the consent wording and purposes for a school year."""
+
+    __tablename__ = "consent_form"
+    __table_args__ = (UniqueConstraint("school_year_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
+    school_year_id: Mapped[int] = mapped_column(ForeignKey("school_year.id"), index=True)
+    version: Mapped[int] = mapped_column(default=1)
+    title: Mapped[str] = mapped_column(String(200))
+    wording: Mapped[str] = mapped_column(Text)
+    purposes: Mapped[list[str]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    school_year: Mapped[SchoolYear] = relationship()
+
+    def __str__(self) -> str:
+        return f"{self.title} v{self.version}"
+
+
+class ConsentRecord(Base):
+    """An immutable answer; a change or withdrawal is a new, superseding record.
+
+    Updates are refused by the ORM and, on both databases, by a trigger.
+    """
+
+    __tablename__ = "consent_record"
+    __table_args__ = (
+        CheckConstraint("signer_kind IN ('guardian', 'self')", name="signer_kind"),
+        CheckConstraint("method IN ('digital', 'paper', 'in_person')", name="method"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    school_year_id: Mapped[int] = mapped_column(ForeignKey("school_year.id"), index=True)
+    form_id: Mapped[int] = mapped_column(ForeignKey("consent_form.id"))
+    # purpose key ("website.photo", "face_matching", ...) -> yes/no
+    decisions: Mapped[dict[str, bool]]
+    signer_kind: Mapped[str] = mapped_column(String(10))
+    signer_guardian_id: Mapped[int | None] = mapped_column(ForeignKey("guardian.id"))
+    signer_name: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(12))
+    signed_at: Mapped[datetime]
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    evidence_sha256: Mapped[str | None] = mapped_column(String(64))
+    evidence_key: Mapped[str | None] = mapped_column(String(200))
+    evidence_note: Mapped[str | None] = mapped_column(Text)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("consent_record.id"))
+
+    person: Mapped[Person] = relationship()
+    school_year: Mapped[SchoolYear] = relationship()
+    form: Mapped[ConsentForm] = relationship()
+    signer_guardian: Mapped[Guardian | None] = relationship()
+    recorded_by: Mapped[User | None] = relationship()
+
+
+class ConsentRound(Base):
+    """A digital consent round for one school year and form version."""
+
+    __tablename__ = "consent_round"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
+    school_year_id: Mapped[int] = mapped_column(ForeignKey("school_year.id"))
+    form_id: Mapped[int] = mapped_column(ForeignKey("consent_form.id"))
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    closed_at: Mapped[datetime | None]
+
+    form: Mapped[ConsentForm] = relationship()
+    school_year: Mapped[SchoolYear] = relationship()
+
+
+class ConsentLink(Base):
+    """A personal link for one signer and one person; the URL carries a signed token."""
+
+    __tablename__ = "consent_link"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("consent_round.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    guardian_id: Mapped[int | None] = mapped_column(ForeignKey("guardian.id"))
+    nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+
+    round: Mapped[ConsentRound] = relationship()
+    person: Mapped[Person] = relationship()
+    guardian: Mapped[Guardian | None] = relationship()
+
+
+class OutboxMessage(Base):
+    """Outgoing e-mail; kept even when SMTP is not configured so nothing is lost."""
+
+    __tablename__ = "outbox_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
+    to_address: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+@event.listens_for(ConsentRecord, "before_update")
+def _refuse_update(_mapper: object, _connection: object, target: ConsentRecord) -> None:
+    raise ValueError(
+        f"consent record {target.id} is immutable; record a superseding record instead"
+    )

@@ -1,0 +1,194 @@
+"""Shared fixtures: a real database built by the migrations, fresh per run.
+
+SQLite by default; set TEST_DATABASE_URL (e.g. postgresql+psycopg://postgres@127.0.0.1/postgres)
+and a throwaway database is created on that server for the run and dropped after.
+Tables are emptied after each test, so tests may commit like the app does.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from tests import factories
+
+TESTS_DIR = Path(__file__).parent
+DATA_DIR = TESTS_DIR / "data"
+
+
+def _server_database(base_url: str) -> Iterator[str]:
+    """Create a uniquely named database on the server for this run."""
+    url = make_url(base_url)
+    name = f"cf_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    base = os.environ.get("TEST_DATABASE_URL")
+    if base and base.startswith("postgresql"):
+        yield from _server_database(base)
+    else:
+        path = tmp_path_factory.mktemp("db") / "test.db"
+        yield f"sqlite:///{path}"
+
+
+class IsolatedClient(FlaskClient):
+    """Runs each request in a clean context, as in production.
+
+    Flask reuses an already pushed app context for a request; the ``app``
+    fixture pushes one, so without this, ``g`` (and Flask-Login's cached user)
+    and the database session would leak from the test into every request.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        from flask import has_app_context
+
+        if has_app_context():
+            from consentflow.extensions import db
+
+            db.session.expire_all()
+        return response
+
+
+def make_app(database_url: str, instance: Path, **overrides: Any) -> Flask:
+    from consentflow import create_app
+
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "INSTANCE_PATH": str(instance),
+        "STORAGE_DIR": str(instance / "storage"),
+        "AUDIT_HEAD_FILE": str(instance / "audit-head.json"),
+        "FACE_KEY_FILE": str(instance / "face.key"),
+        "QUEUE_BACKEND": "memory",
+        "QUEUE_SQLITE_PATH": str(instance / "queue.db"),
+        "SERVER_NAME": "localhost",
+    }
+    config.update(overrides)
+    app = create_app(config)
+    app.test_client_class = IsolatedClient
+    return app
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    from flask_migrate import upgrade
+
+    app = make_app(database_url, tmp_path_factory.mktemp("migrate-instance"))
+    with app.app_context():
+        upgrade()
+        from consentflow.extensions import db
+
+        db.engine.dispose()
+    return database_url
+
+
+def _empty_tables(app: Flask) -> None:
+    from consentflow.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+            else:
+                # consent_record refuses DELETE by trigger; tests drop it around the wipe.
+                conn.execute(text("DROP TRIGGER IF EXISTS consent_record_no_delete"))
+                for table in tables:
+                    conn.execute(text(f'DELETE FROM "{table}"'))
+                conn.execute(text(
+                    "CREATE TRIGGER consent_record_no_delete BEFORE DELETE ON consent_record "
+                    "BEGIN SELECT RAISE(ABORT, 'consent records are immutable; record a "
+                    "superseding record instead'); END"))
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app(migrated: str, tmp_path: Path) -> Iterator[Flask]:
+    app = make_app(migrated, tmp_path / "instance")
+    ctx = app.app_context()
+    ctx.push()
+    try:
+        yield app
+    finally:
+        ctx.pop()
+        _empty_tables(app)
+
+
+@pytest.fixture
+def db_session(app: Flask) -> Any:
+    from consentflow.extensions import db
+
+    return db.session
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    return app.test_cli_runner()
+
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient, path: str = "/login") -> str:
+    """A CSRF token bound to this client's session, read from a real page."""
+    html = client.get(path).get_data(as_text=True)
+    match = CSRF_RE.search(html)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+class Auth:
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def login(self, email: str, password: str = factories.PASSWORD) -> Any:
+        token = csrf_token(self.client)
+        return self.client.post(
+            "/login", data={"email": email, "password": password, "csrf_token": token}
+        )
+
+    def as_role(self, db_session: Any, role: str, school: Any = None) -> Any:
+        """Create a user with ``role`` in ``school`` (or a new school) and log in."""
+        school = school or factories.school(db_session)
+        user = factories.user(db_session, school=school, roles=(role,))
+        db_session.commit()
+        response = self.login(user.email)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return user
+
+    def csrf(self, path: str = "/") -> str:
+        return csrf_token(self.client, path)
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> Auth:
+    return Auth(client)

@@ -1,0 +1,23 @@
+"""The app refuses to start in production with a missing or default secret."""
+
+from __future__ import annotations
+
+import pytest
+
+from consentflow import create_app
+from consentflow.config import ConfigError
+
+
+@pytest.mark.parametrize("secret", ["", "dev", "short"])
+def test_refuses_insecure_secret(tmp_path, monkeypatch, secret) -> None:
+    monkeypatch.delenv("CONSENTFLOW_SECRET_KEY", raising=False)
+    with pytest.raises(ConfigError):
+        create_app({"SECRET_KEY": secret, "INSTANCE_PATH": str(tmp_path), "QUEUE_BACKEND": "memory"})
+
+
+def test_env_overrides_defaults(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("CONSENTFLOW_LOGIN_MAX_FAILURES", "9")
+    monkeypatch.setenv("CONSENTFLOW_SECRET_KEY", "a" * 40)
+    app = create_app({"INSTANCE_PATH": str(tmp_path), "QUEUE_BACKEND": "memory"})
+    assert app.config["LOGIN_MAX_FAILURES"] == 9
+    assert app.config["SESSION_COOKIE_SECURE"] is True

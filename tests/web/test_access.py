@@ -1,0 +1,84 @@
+"""Every view checks role and school."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask
+
+from tests import factories
+
+ADMIN_ONLY_PREFIX = "/admin"
+
+
+def _routes_without_role(app: Flask, role: str) -> list[str]:
+    """GET routes whose declared roles exclude ``role`` (admin views included)."""
+    urls = []
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint == "static":
+            continue
+        view = app.view_functions[rule.endpoint]
+        roles = getattr(view, "required_roles", None)
+        is_admin = rule.rule.startswith(ADMIN_ONLY_PREFIX) and "static" not in rule.endpoint
+        if (roles is not None and role not in roles) or is_admin:
+            urls.append(re.sub(r"<(?:[^:>]+:)?[^>]+>", "1", rule.rule))
+    return sorted(set(urls))
+
+
+def test_teacher_gets_403_on_every_admin_and_pr_route(app, client, auth, db_session) -> None:
+    auth.as_role(db_session, "teacher")
+    urls = _routes_without_role(app, "teacher")
+    assert any(u.startswith("/admin/person") for u in urls), urls
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 403, f"{url} answered {response.status_code}"
+
+
+def test_anonymous_is_sent_to_login(app, client) -> None:
+    for url in _routes_without_role(app, "teacher")[:10]:
+        response = client.get(url)
+        assert response.status_code in (302, 401), url
+        if response.status_code == 302:
+            assert "/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("view", ["person", "guardian"])
+def test_other_schools_objects_are_not_found(client, auth, db_session, view) -> None:
+    school_a = factories.school(db_session)
+    school_b = factories.school(db_session)
+    theirs = factories.person(db_session, school=school_b, first="Hidden")
+    their_guardian = factories.guardian(db_session, school=school_b, children=[theirs])
+    db_session.commit()
+    auth.as_role(db_session, "admin", school=school_a)
+    object_id = theirs.id if view == "person" else their_guardian.id
+    for action in ("edit", "details"):
+        response = client.get(f"/admin/{view}/{action}/?id={object_id}")
+        assert response.status_code == 404, (action, response.status_code)
+    listing = client.get(f"/admin/{view}/").get_data(as_text=True)
+    assert "Hidden" not in listing and their_guardian.name not in listing
+
+
+def test_admin_sees_own_school_people(client, auth, db_session) -> None:
+    school = factories.school(db_session)
+    factories.person(db_session, school=school, first="Visible")
+    db_session.commit()
+    auth.as_role(db_session, "admin", school=school)
+    assert "Visible" in client.get("/admin/person/").get_data(as_text=True)
+
+
+def test_relationship_choices_are_school_scoped(client, auth, db_session) -> None:
+    school_a = factories.school(db_session)
+    school_b = factories.school(db_session)
+    factories.guardian(db_session, school=school_b, name="Other School Parent")
+    db_session.commit()
+    auth.as_role(db_session, "admin", school=school_a)
+    page = client.get("/admin/person/new/").get_data(as_text=True)
+    assert "Other School Parent" not in page
+
+
+def test_privacy_can_read_audit_but_not_edit_people(client, auth, db_session) -> None:
+    auth.as_role(db_session, "privacy")
+    assert client.get("/admin/auditevent/").status_code == 200
+    assert client.get("/admin/person/").status_code == 403
+    assert client.get("/admin/auditevent/edit/?id=1").status_code in (302, 403, 404)
