@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from flask_babel import lazy_gettext as _l
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 
@@ -17,6 +18,7 @@ from consentflow.admin.views import (
     UserView,
 )
 from consentflow.extensions import db
+from consentflow.init import csp_nonce
 from consentflow.models import (
     AuditEvent,
     ConsentForm,
@@ -32,13 +34,14 @@ def build_admin(app: Flask) -> Admin:
     admin = Admin(
         app, name="consentflow", url="/admin", index_view=SecureIndexView(url="/admin"),
         theme=Bootstrap4Theme(base_template="admin/cf_master.html"),
+        csp_nonce_generator=csp_nonce,
     )
     session = db  # Flask-Admin 2 takes the db object
-    admin.add_view(PersonView(Person, session, name="People", endpoint="person"))
-    admin.add_view(GuardianView(Guardian, session, name="Guardians", endpoint="guardian"))
-    admin.add_view(ConsentFormView(ConsentForm, session, name="Consent forms", endpoint="consentform"))
-    admin.add_view(ConsentRecordView(ConsentRecord, session, name="Consent records", endpoint="consentrecord"))
-    admin.add_view(UserView(User, session, name="Users", endpoint="user"))
-    admin.add_view(SchoolView(School, session, name="School settings", endpoint="school"))
-    admin.add_view(AuditEventView(AuditEvent, session, name="Audit trail", endpoint="auditevent"))
+    admin.add_view(PersonView(Person, session, name=_l("People"), endpoint="person"))
+    admin.add_view(GuardianView(Guardian, session, name=_l("Guardians"), endpoint="guardian"))
+    admin.add_view(ConsentFormView(ConsentForm, session, name=_l("Consent forms"), endpoint="consentform"))
+    admin.add_view(ConsentRecordView(ConsentRecord, session, name=_l("Consent records"), endpoint="consentrecord"))
+    admin.add_view(UserView(User, session, name=_l("Users"), endpoint="user"))
+    admin.add_view(SchoolView(School, session, name=_l("School settings"), endpoint="school"))
+    admin.add_view(AuditEventView(AuditEvent, session, name=_l("Audit trail"), endpoint="auditevent"))
     return admin

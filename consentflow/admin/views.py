@@ -169,6 +169,7 @@ class PersonView(SchoolScopedView):
 
 class GuardianView(SchoolScopedView):
     audit_type = "guardian"
+    can_delete = False  # guardians change through the roster import
     column_list = ("name", "email", "phone")
     column_searchable_list = ("name", "email")
     form_columns = ("name", "email", "phone", "children")
