@@ -140,17 +140,19 @@ def verify_chain(session: Session, head_file: str | None = None) -> VerifyResult
     count = 0
     by_id: dict[int, str] = {}
     stmt = select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000)
-    for ev in session.scalars(stmt):
-        count += 1
-        if ev.prev_hash != prev:
-            return VerifyResult(False, count, ev.id, "previous-hash link broken")
-        problem = personal_problem(ev.personal or {})
-        if problem:
-            return VerifyResult(False, count, ev.id, f"personal value '{problem}' was altered")
-        if event_hash(_fields_of(ev)) != ev.hash:
-            return VerifyResult(False, count, ev.id, "content does not match its hash")
-        prev = ev.hash
-        by_id[ev.id] = ev.hash
+    # Streamed with a server-side cursor on PostgreSQL: close it on early return.
+    with session.scalars(stmt) as events:
+        for ev in events:
+            count += 1
+            if ev.prev_hash != prev:
+                return VerifyResult(False, count, ev.id, "previous-hash link broken")
+            problem = personal_problem(ev.personal or {})
+            if problem:
+                return VerifyResult(False, count, ev.id, f"personal value '{problem}' was altered")
+            if event_hash(_fields_of(ev)) != ev.hash:
+                return VerifyResult(False, count, ev.id, "content does not match its hash")
+            prev = ev.hash
+            by_id[ev.id] = ev.hash
     warnings: list[str] = []
     if head_file and os.path.exists(head_file):
         with open(head_file, encoding="utf-8") as fh:
@@ -209,7 +211,7 @@ def pseudonymise_subject(session: Session, person_id: int) -> int:
     """Erase personal values of events that concern a person; returns the count."""
     changed = 0
     # JSON containment is dialect-specific; erasure is rare, so scan.
-    for ev in session.scalars(select(AuditEvent).execution_options(yield_per=1000)):
+    for ev in session.scalars(select(AuditEvent)):
         if person_id not in (ev.subject_ids or []) or not ev.personal:
             continue
         ev.personal = {key: erase_value(entry) for key, entry in ev.personal.items()}
