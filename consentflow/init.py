@@ -128,7 +128,7 @@ def _feature_blueprints() -> list[Any]:
 
 
 # Feature blueprints, in menu order. Each package owns its views module.
-FEATURES: list[str] = []
+FEATURES: list[str] = ["consent", "people"]
 
 
 def init_admin(app: Flask) -> None:

@@ -84,6 +84,9 @@ class ConsentRecord(Base):
     evidence_key: Mapped[str | None] = mapped_column(String(200))
     evidence_note: Mapped[str | None] = mapped_column(Text)
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("consent_record.id"))
+    # One record per submitted consent page: a double submission of the same
+    # page is refused by the database, not only by the view.
+    submission_nonce: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     person: Mapped[Person] = relationship()
     school_year: Mapped[SchoolYear] = relationship()

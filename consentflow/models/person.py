@@ -35,6 +35,8 @@ class Person(Base):
     last_name: Mapped[str] = mapped_column(String(160))
     date_of_birth: Mapped[date | None]
     group_name: Mapped[str | None] = mapped_column(String(40), index=True)
+    # The person's own address: students of 16+ and staff get their own consent link.
+    email: Mapped[str | None] = mapped_column(String(254))
     enrolled_on: Mapped[date | None]
     left_on: Mapped[date | None]
     erased_at: Mapped[datetime | None]

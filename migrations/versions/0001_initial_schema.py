@@ -204,6 +204,7 @@ def upgrade():
     sa.Column('last_name', sa.String(length=160), nullable=False),
     sa.Column('date_of_birth', sa.Date(), nullable=True),
     sa.Column('group_name', sa.String(length=40), nullable=True),
+    sa.Column('email', sa.String(length=254), nullable=True),
     sa.Column('enrolled_on', sa.Date(), nullable=True),
     sa.Column('left_on', sa.Date(), nullable=True),
     sa.Column('erased_at', sa.DateTime(timezone=True), nullable=True),
@@ -325,6 +326,7 @@ def upgrade():
     sa.Column('evidence_key', sa.String(length=200), nullable=True),
     sa.Column('evidence_note', sa.Text(), nullable=True),
     sa.Column('supersedes_id', sa.Integer(), nullable=True),
+    sa.Column('submission_nonce', sa.String(length=64), nullable=True),
     sa.CheckConstraint("method IN ('digital', 'paper', 'in_person')", name=op.f('ck_consent_record_method')),
     sa.CheckConstraint("signer_kind IN ('guardian', 'self')", name=op.f('ck_consent_record_signer_kind')),
     sa.ForeignKeyConstraint(['form_id'], ['consent_form.id'], name=op.f('fk_consent_record_form_id_consent_form')),
@@ -334,7 +336,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['school_year_id'], ['school_year.id'], name=op.f('fk_consent_record_school_year_id_school_year')),
     sa.ForeignKeyConstraint(['signer_guardian_id'], ['guardian.id'], name=op.f('fk_consent_record_signer_guardian_id_guardian')),
     sa.ForeignKeyConstraint(['supersedes_id'], ['consent_record.id'], name=op.f('fk_consent_record_supersedes_id_consent_record')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_consent_record'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_consent_record')),
+    sa.UniqueConstraint('submission_nonce', name=op.f('uq_consent_record_submission_nonce'))
     )
     with op.batch_alter_table('consent_record', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_consent_record_person_id'), ['person_id'], unique=False)

@@ -1,0 +1,1 @@
+"""Consent registry: school years, forms, immutable records, links, coverage (SPEC §3)."""

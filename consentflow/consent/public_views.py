@@ -1,0 +1,116 @@
+"""The public consent page ``/c/<token>``: no account, phone-friendly, Dutch and English.
+
+The signed token names one link; forged, expired, revoked or closed links get
+a friendly page with a 4xx status. The same link shows the answer on file and
+changes or withdraws it; a page posted twice records once.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
+
+from consentflow.consent.forms import PublicConsentForm
+from consentflow.consent.links import LinkRefused, resolve_link
+from consentflow.consent.purposes import group_purposes, purpose_label
+from consentflow.consent.service import latest_record_in_year
+from consentflow.consent.signer import local_date
+from consentflow.consent.submit import find_submission, submit_via_link
+from consentflow.errors import DomainError, SignerRuleViolation
+from consentflow.extensions import db
+from consentflow.models import ConsentLink, School, utcnow
+
+bp = Blueprint("public", __name__)
+
+REFUSED_STATUS = {"forged": 404, "unknown": 404, "expired": 410, "revoked": 410, "closed": 410, "left": 410}
+
+
+def _language() -> None:
+    lang = request.args.get("lang")
+    if lang in current_app.config["LANGUAGES"]:
+        session["lang"] = lang
+
+
+def _refused(reason: str, status: int) -> Any:
+    return render_template("public/refused.html", reason=reason), status
+
+
+def _page_values(link: ConsentLink) -> dict[str, Any]:
+    form = link.round.form
+    on_file = latest_record_in_year(db.session, link.person_id, link.round.school_year_id)
+    return {
+        "link": link, "school": db.session.get(School, link.school_id), "person": link.person,
+        "consent_form": form, "groups": group_purposes(form.purposes),
+        "on_file": on_file,
+        "on_file_answers": [(purpose_label(p), yes) for p, yes in on_file.decisions.items()] if on_file else [],
+        "on_file_date": local_date(on_file.signed_at) if on_file else None,
+        "chosen": dict(on_file.decisions) if on_file else {},
+        "for_self": link.guardian_id is None, "year": link.round.school_year,
+    }
+
+
+@bp.route("/c/<token>", methods=["GET", "POST"])
+def consent_page(token: str) -> Any:
+    _language()
+    now = utcnow()
+    try:
+        link = resolve_link(db.session, current_app.config["SECRET_KEY"], token, now)
+    except LinkRefused as err:
+        return _refused(err.reason, err.status_code)
+    form = PublicConsentForm()
+    values = _page_values(link)
+    errors: list[str] = []
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            errors.append(_("The page had expired. Your answer was not saved; please choose again."))
+        else:
+            action = "withdraw" if form.action.data == "withdraw" else "answer"
+            purposes = list(link.round.form.purposes)
+            answers = {p: request.form.get(f"p__{p}") for p in purposes}
+            if action == "answer" and any(v not in ("yes", "no") for v in answers.values()):
+                errors.append(_("Please answer yes or no to every question."))
+                values["chosen"] = {p: v == "yes" for p, v in answers.items() if v in ("yes", "no")}
+            else:
+                return _submit(token, link, form, action, {p: v == "yes" for p, v in answers.items()})
+    form.submission.data = secrets.token_urlsafe(24)
+    status = 400 if errors else 200
+    return render_template("public/consent.html", form=form, errors=errors, token=token, **values), status
+
+
+def _submit(token: str, link: ConsentLink, form: PublicConsentForm, action: str,
+            decisions: dict[str, bool]) -> Any:
+    nonce = (form.submission.data or "")[:64]
+    if len(nonce) < 16:
+        return _refused("forged", 400)
+    try:
+        submit_via_link(db.session, link=link, decisions=decisions, action=action,
+                        user_agent=request.headers.get("User-Agent", ""), submission_nonce=nonce,
+                        storage_dir=current_app.config["STORAGE_DIR"], now=utcnow())
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        if find_submission(db.session, nonce) is None:
+            raise
+    except SignerRuleViolation:
+        db.session.rollback()
+        return _refused("signer", 409)
+    except DomainError as err:
+        db.session.rollback()
+        return render_template("public/refused.html", reason="error", message=err.message), err.status_code
+    return redirect(url_for(".done", token=token, withdrawn=1 if action == "withdraw" else None))
+
+
+@bp.route("/c/<token>/done")
+def done(token: str) -> Any:
+    _language()
+    try:
+        link = resolve_link(db.session, current_app.config["SECRET_KEY"], token, utcnow())
+    except LinkRefused as err:
+        return _refused(err.reason, err.status_code)
+    values = _page_values(link)
+    return render_template("public/done.html", token=token, withdrawn=bool(request.args.get("withdrawn")),
+                           **values)

@@ -1,0 +1,66 @@
+"""The signer rule (UAVG art. 5): under 16 a guardian signs, from 16 the student signs."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from consentflow.errors import SignerRuleViolation
+from consentflow.models import Guardian, Person
+
+SELF_AGE = 16
+# Signing dates are school dates: a form signed at 00:30 Dutch time on the 16th
+# birthday is signed on the birthday, though it is still the day before in UTC.
+SCHOOL_TZ = ZoneInfo("Europe/Amsterdam")
+
+
+def local_date(moment: datetime) -> date:
+    return moment.astimezone(SCHOOL_TZ).date()
+
+
+def age_on(date_of_birth: date, day: date) -> int:
+    """Completed years on ``day`` (born 29 February: the birthday is 1 March in other years)."""
+    years = day.year - date_of_birth.year
+    if (day.month, day.day) < (date_of_birth.month, date_of_birth.day):
+        years -= 1
+    return years
+
+
+def sixteenth_birthday(date_of_birth: date) -> date:
+    try:
+        return date_of_birth.replace(year=date_of_birth.year + SELF_AGE)
+    except ValueError:  # 29 February
+        return date(date_of_birth.year + SELF_AGE, 3, 1)
+
+
+def signs_for_self(person: Person, on: date) -> bool:
+    """Staff always; students from their 16th birthday."""
+    if person.kind == "staff":
+        return True
+    if person.date_of_birth is None:
+        raise SignerRuleViolation(
+            f"The date of birth of {person.full_name} is unknown, so the system cannot tell "
+            "who must sign. Record the date of birth first."
+        )
+    return age_on(person.date_of_birth, on) >= SELF_AGE
+
+
+def check_signer(person: Person, signer_kind: str, guardian: Guardian | None, signed_on: date) -> None:
+    """Refuse a signer the rule does not allow on the signing date."""
+    if signs_for_self(person, signed_on):
+        if signer_kind != "self":
+            who = "a staff member" if person.kind == "staff" else "16 or older"
+            raise SignerRuleViolation(
+                f"{person.full_name} is {who} on {signed_on.isoformat()} and must sign for "
+                "themself; a guardian's signature is not valid."
+            )
+        return
+    if signer_kind != "guardian" or guardian is None:
+        raise SignerRuleViolation(
+            f"{person.full_name} is under 16 on {signed_on.isoformat()}: a parent or guardian "
+            "linked to them must sign."
+        )
+    if guardian.school_id != person.school_id or person.id not in {c.id for c in guardian.children}:
+        raise SignerRuleViolation(
+            f"{guardian.name} is not registered as a guardian of {person.full_name}."
+        )

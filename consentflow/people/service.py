@@ -1,0 +1,182 @@
+"""Roster import: re-import updates, never duplicates; people missing from a full export are marked left."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from consentflow.audit.service import Actor, record_event
+from consentflow.errors import InvalidInput, NotFound
+from consentflow.models import Guardian, Person, School, person_guardian
+from consentflow.people.import_csv import GuardianIn, ParsedRow, parse_roster
+
+KINDS = ("student", "staff")
+
+
+@dataclass
+class RowResult:
+    line: int
+    external_id: str
+    name: str
+    status: str  # created | updated | unchanged | rejected | left
+    reason: str = ""
+
+
+@dataclass
+class ImportReport:
+    kind: str
+    dry_run: bool
+    full_export: bool
+    rows: list[RowResult] = field(default_factory=list)
+    mapping: dict[str, str] = field(default_factory=dict)
+    ignored_headers: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.rows if r.status == status)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {s: self.count(s) for s in ("created", "updated", "unchanged", "left", "rejected")}
+
+
+def import_roster(session: Session, *, actor: Actor, school_id: int, data: bytes, kind: str,
+                  today: date, now: datetime, full_export: bool = True,
+                  dry_run: bool = False) -> ImportReport:
+    """Apply an export row by row; a dry run does the same work for the caller to roll back."""
+    if kind not in KINDS:
+        raise InvalidInput(f"Unknown kind {kind!r}.")
+    if session.get(School, school_id) is None:
+        raise NotFound("No such school.")
+    parsed = parse_roster(data, kind)
+    report = ImportReport(kind=kind, dry_run=dry_run, full_export=full_export,
+                          mapping=parsed.mapping, ignored_headers=parsed.ignored_headers)
+    existing = {p.external_id: p for p in session.scalars(
+        select(Person).options(selectinload(Person.guardians)).where(Person.school_id == school_id))}
+    guardians_by_email = {g.email.lower(): g for g in session.scalars(
+        select(Guardian).where(Guardian.school_id == school_id, Guardian.email.is_not(None))) if g.email}
+    seen: dict[str, int] = {}
+    for row in parsed.rows:
+        if row.external_id and row.external_id in seen:
+            report.rows.append(RowResult(row.line, row.external_id, _name(row), "rejected",
+                                         f"number {row.external_id} appears earlier on line {seen[row.external_id]}"))
+            continue
+        if row.external_id:
+            # A rejected row still proves the person is on the export: never mark them left.
+            seen[row.external_id] = row.line
+        if row.error:
+            report.rows.append(RowResult(row.line, row.external_id, _name(row), "rejected", row.error))
+            continue
+        person = existing.get(row.external_id)
+        if person is not None and person.kind != kind:
+            report.rows.append(RowResult(row.line, row.external_id, _name(row), "rejected",
+                                         f"number {row.external_id} belongs to a {person.kind} member"
+                                         if person.kind == "staff" else
+                                         f"number {row.external_id} belongs to a student"))
+            continue
+        if person is not None and person.erased_at is not None:
+            report.rows.append(RowResult(row.line, row.external_id, _name(row), "rejected",
+                                         "this person was erased; add them again by hand if needed"))
+            continue
+        result, person = _apply_row(session, actor, school_id, row, person, kind, guardians_by_email,
+                                    parsed.has_guardian_columns, now)
+        existing[row.external_id] = person
+        report.rows.append(result)
+    accepted = [r for r in report.rows if r.status != "rejected"]
+    if full_export and not accepted:
+        report.notes.append("No usable rows: nobody was marked as left.")
+    elif full_export:
+        for person in existing.values():
+            if (person.kind == kind and person.left_on is None
+                    and person.erased_at is None and person.external_id not in seen):
+                person.left_on = today
+                record_event(session, actor=actor, school_id=school_id, action="person.left",
+                             object_type="person", object_id=person.id, subject_ids=[person.id],
+                             details={"left_on": today.isoformat(), "source": "roster import"}, now=now)
+                report.rows.append(RowResult(0, person.external_id, person.full_name, "left",
+                                             "missing from this export"))
+    session.flush()
+    record_event(session, actor=actor, school_id=school_id, action="roster.import",
+                 object_type="school", object_id=school_id,
+                 details={"kind": kind, "dry_run": dry_run, "full_export": full_export, **report.counts},
+                 now=now)
+    return report
+
+
+def _name(row: ParsedRow) -> str:
+    return f"{row.first_name} {row.last_name}".strip()
+
+
+def _apply_row(session: Session, actor: Actor, school_id: int, row: ParsedRow, person: Person | None,
+               kind: str, guardians_by_email: dict[str, Guardian], sync_guardians: bool,
+               now: datetime) -> tuple[RowResult, Person]:
+    values = {"first_name": row.first_name, "last_name": row.last_name,
+              "date_of_birth": row.date_of_birth, "group_name": row.group_name}
+    if row.email:
+        values["email"] = row.email
+    if row.enrolled_on:
+        values["enrolled_on"] = row.enrolled_on
+    reason = "; ".join(row.warnings)
+    if person is None:
+        person = Person(school_id=school_id, kind=kind, external_id=row.external_id, **values)
+        session.add(person)
+        session.flush()
+        _sync_guardians(session, school_id, person, row.guardians, guardians_by_email)
+        record_event(session, actor=actor, school_id=school_id, action="person.create",
+                     object_type="person", object_id=person.id, subject_ids=[person.id],
+                     details={"source": "roster import", "kind": kind,
+                              "guardians": len(row.guardians)},
+                     personal={"name": person.full_name}, now=now)
+        return RowResult(row.line, row.external_id, person.full_name, "created", reason), person
+    changed = [name for name, value in values.items() if getattr(person, name) != value]
+    for name in changed:
+        setattr(person, name, values[name])
+    if person.left_on is not None:
+        person.left_on = None
+        changed.append("re-enrolled")
+    if sync_guardians and row.guardians and _sync_guardians(session, school_id, person, row.guardians,
+                                                            guardians_by_email):
+        changed.append("guardians")
+    if not changed:
+        return RowResult(row.line, row.external_id, person.full_name, "unchanged", reason), person
+    record_event(session, actor=actor, school_id=school_id, action="person.update",
+                 object_type="person", object_id=person.id, subject_ids=[person.id],
+                 details={"source": "roster import", "changed": changed}, now=now)
+    detail = "changed: " + ", ".join(c.replace("_", " ") for c in changed)
+    return RowResult(row.line, row.external_id, person.full_name, "updated",
+                     f"{detail}; {reason}" if reason else detail), person
+
+
+def _sync_guardians(session: Session, school_id: int, person: Person, wanted: list[GuardianIn],
+                    by_email: dict[str, Guardian]) -> bool:
+    """Make the person's guardians the ones in the export; True when links changed."""
+    chosen: list[tuple[Guardian, str | None]] = []
+    for entry in wanted:
+        guardian = by_email.get(entry.email) if entry.email else None
+        if guardian is None:
+            guardian = next((g for g in person.guardians if g.name.lower() == entry.name.lower()), None)
+        if guardian is None:
+            guardian = Guardian(school_id=school_id, name=entry.name, email=entry.email)
+            session.add(guardian)
+            session.flush()
+            if entry.email:
+                by_email[entry.email] = guardian
+        elif entry.email and not guardian.email:
+            guardian.email = entry.email
+            by_email[entry.email] = guardian
+        chosen.append((guardian, entry.relation))
+    before = {g.id for g in person.guardians}
+    after = {g.id for g, _ in chosen}
+    if before == after:
+        return False
+    person.guardians = [g for g, _ in dict((g.id, (g, r)) for g, r in chosen).values()]
+    session.flush()
+    for guardian, relation in chosen:
+        if relation:
+            session.execute(person_guardian.update().where(
+                person_guardian.c.person_id == person.id, person_guardian.c.guardian_id == guardian.id,
+            ).values(relation=relation[:40]))
+    return True

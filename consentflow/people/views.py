@@ -1,0 +1,54 @@
+"""Roster import page: upload an export, see the per-row report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, render_template
+from flask_babel import lazy_gettext as _l
+
+from consentflow.auth.access import current_actor, require_role, require_school
+from consentflow.consent.signer import local_date
+from consentflow.errors import DomainError
+from consentflow.extensions import db
+from consentflow.home.views import Tile, add_tile
+from consentflow.models import utcnow
+from consentflow.people.forms import RosterImportForm
+from consentflow.people.service import import_roster
+
+bp = Blueprint("people", __name__, url_prefix="/people")
+
+add_tile(Tile(_l("Roster import"), _l("Import students and staff from the administration system."),
+              "people.import_roster", frozenset({"admin"})))
+
+MAX_UPLOAD = 20 * 1024 * 1024
+
+
+@bp.route("/import", methods=["GET", "POST"], endpoint="import_roster")
+@require_role("admin")
+def import_roster_view() -> Any:
+    school = require_school()
+    form = RosterImportForm()
+    report = None
+    error = None
+    if form.validate_on_submit():
+        data = form.file.data.read(MAX_UPLOAD + 1)
+        if len(data) > MAX_UPLOAD:
+            error = "The file is larger than 20 MB."
+        else:
+            now = utcnow()
+            try:
+                report = import_roster(db.session, actor=current_actor(), school_id=school.id, data=data,
+                                       kind=form.kind.data or "student", today=local_date(now), now=now,
+                                       full_export=bool(form.full_export.data), dry_run=bool(form.dry_run.data))
+            except DomainError as err:
+                db.session.rollback()
+                error = err.message
+            else:
+                if report.dry_run:
+                    db.session.rollback()
+                else:
+                    db.session.commit()
+    status = 400 if error or (form.errors and form.is_submitted()) else 200
+    return render_template("people/import.html", form=form, report=report, error=error), status
+
