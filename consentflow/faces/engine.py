@@ -1,0 +1,339 @@
+"""The face engine: prepare an image, find every face, encode faces.
+
+Pure: file or PIL image in, numpy arrays and frozen dataclasses out. No
+Flask, no database. Detection is tuned for recall (a missed face is a child
+published without consent): two different detectors run and their boxes are
+united, and small faces in large photos get a second, tiled pass. The
+defaults come from the measurements in ``bench/README.md``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import BinaryIO, Literal, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+import pillow_heif
+from PIL import Image, ImageOps
+
+from consentflow.faces import detectors
+from consentflow.faces.encoding import BoxGeometry, Encoding, encode_crops
+
+pillow_heif.register_heif_opener()
+
+ImageSource = str | Path | BinaryIO | Image.Image
+
+# CenterFace boxes run from the forehead to the chin; dlib's HOG boxes from
+# the brows to the lower lip/chin and are square. Both affine maps below are
+# medians over the 36 annotated faces of /work/shared/faces that HOG finds
+# (``bench/calibrate.py`` prints them). FaceBox uses the CenterFace geometry
+# (the larger one, safer to blur); encoding converts to the dlib geometry.
+HOG_TO_FACEBOX = BoxGeometry(dx=0.009, dy=-0.063, sw=0.950, sh=1.340)
+FACEBOX_TO_DLIB = BoxGeometry(dx=-0.010, dy=0.049, sw=1.053, sh=0.746)
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Every knob of detection and encoding; stored with each result for audit."""
+
+    # Working resolution: the longer side the image is reduced to (never enlarged).
+    max_side: int = 1600
+    hog: bool = True
+    # Each upsample doubles the image: dlib finds faces down to ~80/2**n px.
+    hog_upsample: int = 0
+    # dlib SVM decision threshold; below 0 finds more faces and more non-faces.
+    hog_threshold: float = 0.0
+    centerface: bool = True
+    centerface_threshold: float = 0.4
+    centerface_threads: int = 1
+    # Second CenterFace pass over enlarged overlapping tiles, for small faces.
+    tiling: bool = True
+    tile_size: int = 1024
+    tile_overlap: int = 128
+    tile_upscale: float = 2.0
+    # Boxes (from any detector or tile) overlapping at least this much are one face.
+    merge_iou: float = 0.3
+    # Boxes narrower than this (original pixels) are dropped.
+    min_face: int = 8
+    encoding_jitters: int = 1
+    encoding_model: Literal["small", "large"] = "small"
+    # Face width (px) the crop is rescaled to before landmarks and encoding.
+    encoding_face_px: int = 150
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready copy, for results and audit records."""
+        return dict(asdict(self))
+
+
+@dataclass(frozen=True)
+class FaceBox:
+    """A face in ORIGINAL pixel coordinates of the EXIF-transposed image.
+
+    ``right``/``bottom`` are exclusive. The box spans forehead to chin, not
+    the whole head: redaction must add its own margin. ``score`` is the best
+    member's confidence in 0..1 (CenterFace's probability; dlib's HOG
+    decision value through a logistic, 0 -> 0.5). ``detector`` names every
+    detector that found the face, e.g. ``"centerface+hog"``.
+    """
+
+    left: int
+    top: int
+    right: int
+    bottom: int
+    score: float
+    detector: str
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+    @property
+    def area(self) -> int:
+        return max(0, self.width) * max(0, self.height)
+
+    def iou(self, other: FaceBox) -> float:
+        """Intersection over union with ``other``."""
+        w = min(self.right, other.right) - max(self.left, other.left)
+        h = min(self.bottom, other.bottom) - max(self.top, other.top)
+        inter = max(0, w) * max(0, h)
+        union = self.area + other.area - inter
+        return inter / union if union > 0 else 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedImage:
+    """The working copy of an image and how it maps back to the original.
+
+    ``pixels`` is RGB uint8 (H, W, 3), read-only, the EXIF-transposed image
+    reduced so its longer side is at most ``max_side``. ``scale`` is
+    working size / original size (1.0 if not reduced).
+    """
+
+    pixels: npt.NDArray[np.uint8]
+    original_width: int
+    original_height: int
+    scale: float
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow mode to 8-bit RGB; transparency is flattened onto white."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        # 16-bit greyscale: convert("L") would clip at 255, keep the top byte.
+        values = np.clip(np.asarray(image, dtype=np.int64), 0, 65535)
+        grey = (values >> 8).astype(np.uint8)
+        return Image.fromarray(grey, "L").convert("RGB")
+    if image.mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        top = 1.0 if values.size and float(values.max()) <= 1.0 else 255.0
+        grey = np.clip(values / top * 255.0, 0, 255).astype(np.uint8)
+        return Image.fromarray(grey, "L").convert("RGB")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if image.mode != "RGB":
+        return image.convert("RGB")
+    return image
+
+
+def _prepare(image: Image.Image, max_side: int, allow_draft: bool) -> PreparedImage:
+    # Orientation tags 5-8 swap width and height.
+    orientation = image.getexif().get(0x0112, 1)
+    width, height = image.size
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    scale = min(1.0, max_side / max(width, height))
+    target = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if allow_draft and image.format == "JPEG" and scale <= 0.5:
+        # Decode at 1/2, 1/4 or 1/8 in the DCT domain: several times faster
+        # for 12-MP photos; Pillow keeps the result at least ``target``.
+        swapped = target[::-1] if orientation in (5, 6, 7, 8) else target
+        image.draft("RGB", swapped)
+    image.load()
+    transposed = ImageOps.exif_transpose(image) or image
+    rgb = _to_rgb(transposed)
+    if rgb.size != target:
+        rgb = rgb.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    pixels = np.array(rgb, dtype=np.uint8)
+    pixels.setflags(write=False)
+    return PreparedImage(pixels=pixels, original_width=width, original_height=height, scale=scale)
+
+
+def prepare_image(source: ImageSource, max_side: int) -> PreparedImage:
+    """Open (any Pillow/HEIF format), apply EXIF orientation, RGB, reduce to ``max_side``."""
+    if isinstance(source, Image.Image):
+        # Never draft a caller's image: that would shrink their image in place.
+        return _prepare(source, max_side, allow_draft=False)
+    with Image.open(source) as image:
+        return _prepare(image, max_side, allow_draft=True)
+
+
+def _hog_confidence(value: float) -> float:
+    return 1.0 / (1.0 + math.exp(-2.0 * value))
+
+
+def _run_detectors(
+    prepared: PreparedImage, settings: EngineSettings
+) -> list[tuple[detectors.Detections, str]]:
+    """Raw detections per detector, in FaceBox geometry, working coordinates."""
+    rgb = prepared.pixels
+    found: list[tuple[detectors.Detections, str]] = []
+    if settings.hog:
+        hog = detectors.hog_detect(rgb, settings.hog_upsample, settings.hog_threshold)
+        if hog.size:
+            converted = np.array(
+                [[*HOG_TO_FACEBOX.apply(*row[:4]), _hog_confidence(row[4])] for row in hog]
+            )
+            found.append((converted, "hog"))
+    if settings.centerface or settings.tiling:
+        model = detectors.centerface(settings.centerface_threads)
+        threshold = settings.centerface_threshold
+        if settings.centerface:
+            found.append((model(rgb, threshold), "centerface"))
+        if settings.tiling:
+            tiled = detectors.detect_tiled(
+                rgb,
+                lambda tile: model(tile, threshold),
+                settings.tile_size,
+                settings.tile_overlap,
+                settings.tile_upscale,
+            )
+            found.append((tiled, "centerface"))
+    return found
+
+
+class _Merged(NamedTuple):
+    left: float
+    top: float
+    right: float
+    bottom: float
+    score: float
+    detector: str
+
+
+def _merge(boxes: detectors.Detections, labels: list[str], iou: float) -> list[_Merged]:
+    """Union of all detectors: overlapping boxes become one, nothing is dropped.
+
+    Greedy clustering by score; a cluster's box is the score-weighted mean of
+    its members, its score the best member's, its label all member labels.
+    """
+    order = np.argsort(-boxes[:, 4], kind="stable")
+    taken = np.zeros(len(boxes), dtype=bool)
+    overlaps = detectors.iou_matrix(boxes, boxes)
+    merged: list[_Merged] = []
+    for index in order:
+        if taken[index]:
+            continue
+        members = np.nonzero(~taken & (overlaps[index] >= iou))[0]
+        taken[members] = True
+        weights = boxes[members, 4] + 1e-6
+        left, top, right, bottom = (
+            (boxes[members, :4] * weights[:, None]).sum(axis=0) / weights.sum()
+        ).tolist()
+        label = "+".join(sorted({labels[m] for m in members}))
+        merged.append(_Merged(left, top, right, bottom, float(boxes[members, 4].max()), label))
+    return merged
+
+
+def detect_faces(prepared: PreparedImage, settings: EngineSettings) -> list[FaceBox]:
+    """Every face found by any configured detector, in original coordinates."""
+    found = _run_detectors(prepared, settings)
+    if not any(dets.size for dets, _ in found):
+        return []
+    boxes = np.concatenate([dets for dets, _ in found if dets.size])
+    labels = [label for dets, label in found for _ in range(len(dets))]
+    # Map to original pixels per axis (sizes were rounded separately).
+    fx = prepared.original_width / prepared.width
+    fy = prepared.original_height / prepared.height
+    boxes = boxes.copy()
+    boxes[:, [0, 2]] *= fx
+    boxes[:, [1, 3]] *= fy
+    result: list[FaceBox] = []
+    for m in _merge(boxes, labels, settings.merge_iou):
+        box = FaceBox(
+            left=max(0, math.floor(m.left)),
+            top=max(0, math.floor(m.top)),
+            right=min(prepared.original_width, math.ceil(m.right)),
+            bottom=min(prepared.original_height, math.ceil(m.bottom)),
+            score=round(m.score, 4),
+            detector=m.detector,
+        )
+        if box.width >= settings.min_face and box.height >= settings.min_face:
+            result.append(box)
+    result.sort(key=lambda b: (b.top, b.left, b.bottom, b.right, b.detector))
+    return result
+
+
+def encode_faces(
+    prepared: PreparedImage | Image.Image,
+    boxes: Sequence[FaceBox],
+    settings: EngineSettings,
+) -> list[Encoding]:
+    """One 128-d float64 encoding per box, in the order given.
+
+    A PIL image is prepared with ``settings.max_side`` first; boxes are in
+    original coordinates either way. See ``consentflow.faces.encoding`` for
+    how crops are rescaled.
+    """
+    if isinstance(prepared, Image.Image):
+        prepared = prepare_image(prepared, settings.max_side)
+    fx = prepared.width / prepared.original_width
+    fy = prepared.height / prepared.original_height
+    dlib_boxes = [
+        FACEBOX_TO_DLIB.apply(b.left * fx, b.top * fy, b.right * fx, b.bottom * fy) for b in boxes
+    ]
+    return encode_crops(
+        prepared.pixels,
+        dlib_boxes,
+        model=settings.encoding_model,
+        jitters=settings.encoding_jitters,
+        face_px=settings.encoding_face_px,
+    )
+
+
+def detect_file(path: str | Path, settings: EngineSettings) -> dict[str, object]:
+    """JSON-ready detection result for ``faces detect FILE --json``.
+
+    Runs exactly ``prepare_image`` + ``detect_faces``, the pipeline's path.
+    """
+    started = time.perf_counter()
+    prepared = prepare_image(path, settings.max_side)
+    faces = detect_faces(prepared, settings)
+    elapsed = (time.perf_counter() - started) * 1000.0
+    return {
+        "file": str(path),
+        "width": prepared.original_width,
+        "height": prepared.original_height,
+        "faces": [
+            {
+                "left": f.left,
+                "top": f.top,
+                "right": f.right,
+                "bottom": f.bottom,
+                "score": f.score,
+                "detector": f.detector,
+            }
+            for f in faces
+        ],
+        "settings": settings.as_dict(),
+        "ms": round(elapsed, 1),
+    }
