@@ -25,8 +25,8 @@ DEMO_USERS = (
 def load_demo() -> list[tuple[str, str, tuple[str, ...]]]:
     """Create the demo school once; returns the logins (idempotent)."""
     from consentflow.cli import ensure_school
-    from consentflow.demo_consent import load_demo_consent
     from consentflow.demo_people import load_demo_people
+    from consentflow.demo_photos import load_demo_photos
 
     school = ensure_school("Het Voorbeeld College", "voorbeeld", board_name="Stichting Voorbeeld")
     actor = Actor.system("demo")
@@ -35,7 +35,8 @@ def load_demo() -> list[tuple[str, str, tuple[str, ...]]]:
             create_user(db.session, actor=actor, email=email, name=name, password=DEMO_PASSWORD,
                         roles=[(school, r) for r in roles])
     load_demo_people(db.session, school, actor)
-    load_demo_consent(db.session, school, actor)
+    __import__("consentflow.demo_consent").demo_consent.load_demo_consent(db.session, school, actor)
+    load_demo_photos(db.session, school, actor)
     return list(DEMO_USERS)
 
 

@@ -30,7 +30,7 @@ class JobSpec:
 _REGISTRY: dict[str, JobSpec] = {}
 
 # Modules whose import registers jobs; features append to this list.
-JOB_MODULES: list[str] = ["consentflow.consent.outbox"]
+JOB_MODULES: list[str] = ["consentflow.consent.outbox", "consentflow.photos.tasks"]
 
 
 def job(

@@ -158,7 +158,7 @@ class PersonView(SchoolScopedView):
     column_searchable_list = ("external_id", "first_name", "last_name")
     column_filters = ("kind", "group_name", "left_on")
     form_columns = ("kind", "external_id", "first_name", "last_name", "date_of_birth",
-                    "group_name", "enrolled_on", "left_on", "guardians")
+                    "group_name", "email", "enrolled_on", "left_on", "guardians")
     can_delete = False  # people are marked left, or erased through the service
     form_choices = {"kind": [("student", "student"), ("staff", "staff")]}
     form_args = {"guardians": {"query_factory": lambda: _of_school(Guardian, Guardian.name)}}

@@ -1,0 +1,1 @@
+"""Photo pipeline: albums, safe upload, background processing, enrolment, decisions."""

@@ -1,0 +1,94 @@
+"""Where originals and derived files live: behind a small interface.
+
+Keys are content addresses (``ab/cd/<sha256>``) so a duplicate costs nothing
+and a stored file cannot be swapped without its key changing. The local
+backend writes under ``STORAGE_DIR`` (inside the instance folder), which no
+route serves: files reach a browser only through role-checked views.
+Another backend (S3-compatible) implements the same ``Storage`` protocol and
+is chosen by ``STORAGE_BACKEND``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from typing import BinaryIO, Protocol
+
+_KEY_RE = re.compile(r"^[a-z0-9_]+(/[a-z0-9_.-]+)+$")
+
+
+class Storage(Protocol):
+    def put(self, data: bytes) -> str: ...
+    def put_at(self, key: str, data: bytes) -> str: ...
+    def open(self, key: str) -> BinaryIO: ...
+    def read(self, key: str) -> bytes: ...
+    def exists(self, key: str) -> bool: ...
+    def delete(self, key: str) -> None: ...
+
+
+def content_key(data: bytes, prefix: str = "orig") -> str:
+    digest = hashlib.sha256(data).hexdigest()
+    return f"{prefix}/{digest[:2]}/{digest[2:4]}/{digest}"
+
+
+class LocalStorage:
+    """Files under a root folder; writes are atomic (temp file + rename)."""
+
+    def __init__(self, root: str) -> None:
+        self.root = os.path.abspath(root)
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
+
+    def _path(self, key: str) -> str:
+        # Keys are generated here, but check anyway: no traversal out of the root.
+        if not _KEY_RE.match(key) or ".." in key:
+            raise ValueError(f"invalid storage key {key!r}")
+        return os.path.join(self.root, *key.split("/"))
+
+    def put(self, data: bytes) -> str:
+        """Store ``data`` under its sha256; storing it twice is a no-op."""
+        key = content_key(data)
+        if not self.exists(key):
+            self.put_at(key, data)
+        return key
+
+    def put_at(self, key: str, data: bytes) -> str:
+        """Store derived data (thumbnails) under a caller-chosen key."""
+        path = self._path(key)
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return key
+
+    def open(self, key: str) -> BinaryIO:
+        return open(self._path(key), "rb")
+
+    def read(self, key: str) -> bytes:
+        with self.open(key) as fh:
+            return fh.read()
+
+    def exists(self, key: str) -> bool:
+        return os.path.isfile(self._path(key))
+
+    def delete(self, key: str) -> None:
+        try:
+            os.unlink(self._path(key))
+        except FileNotFoundError:
+            pass
+
+
+def storage_from_config(config: object) -> Storage:
+    """The configured backend (only ``local`` exists so far)."""
+    get = config.get  # type: ignore[attr-defined]
+    backend = get("STORAGE_BACKEND", "local")
+    if backend == "local":
+        return LocalStorage(str(get("STORAGE_DIR")))
+    raise ValueError(f"Unknown STORAGE_BACKEND {backend!r}")

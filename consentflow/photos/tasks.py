@@ -1,0 +1,111 @@
+"""Background jobs of the photo pipeline (thin: ids in, services do the work).
+
+``process_photo`` commits its claim before the face work on purpose (see
+``processing``): the one exception to "commit once", so that a killed worker
+leaves a ``processing`` photo that ``recover_stale_photos`` finds again.
+Wire ``recover_stale_photos`` as a periodic task and at worker start; the
+album status page and ``flask photos reprocess --stale`` also trigger it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import current_app
+
+from consentflow.extensions import db
+from consentflow.faces.engine import EngineSettings
+from consentflow.jobs import enqueue, job
+from consentflow.models import Photo, utcnow
+from consentflow.photos import processing
+from consentflow.photos.crypto import cipher_from_config
+from consentflow.photos.enrol import reference_index
+from consentflow.photos.storage import storage_from_config
+
+log = logging.getLogger("consentflow.photos")
+
+
+def stale_after() -> timedelta:
+    return timedelta(seconds=int(current_app.config.get("PHOTO_STALE_SECONDS", 900)))
+
+
+def engine_settings() -> EngineSettings:
+    """Engine defaults, with any ``FACE_ENGINE`` overrides from the config."""
+    return EngineSettings(**dict(current_app.config.get("FACE_ENGINE", {}) or {}))
+
+
+def thresholds() -> processing.Thresholds:
+    cfg = current_app.config
+    return processing.Thresholds(float(cfg["MATCH_STRICT"]), float(cfg["MATCH_LOOSE"]),
+                                 float(cfg["MATCH_MARGIN"]))
+
+
+@job("process_photo", retries=3, retry_delay=10, retry_backoff=2.0)
+def process_photo(photo_id: int) -> str:
+    """Detect, match and record the faces of one photo; safe to run any number of times."""
+    session = db.session
+    now = utcnow()
+    if processing.fail_exhausted(session, photo_id, now=now, stale_after=stale_after()):
+        session.commit()
+        return "failed"
+    claim = processing.claim_photo(session, photo_id, now=now, stale_after=stale_after())
+    session.commit()  # the claim must survive a crash of this worker
+    if claim is None:
+        if session.get(Photo, photo_id) is None:
+            # Enqueued before the upload's commit became visible: Huey retries shortly.
+            raise LookupError(f"photo {photo_id} is not (yet) in the database")
+        return "skipped"
+    photo = session.get(Photo, photo_id)
+    assert photo is not None
+    settings, limits = engine_settings(), thresholds()
+    try:
+        if not photo.storage_key:
+            raise processing.PermanentFailure("The original file is no longer stored.")
+        try:
+            data = storage_from_config(current_app.config).read(photo.storage_key)
+        except FileNotFoundError as err:
+            raise processing.PermanentFailure("The original file is missing from storage.") from err
+        cipher = cipher_from_config(current_app.config)
+        school = processing.school_of(session, photo_id)
+        index = reference_index(session, school, cipher, now.date()) if school else None
+        session.commit()  # no transaction stays open during the face work
+        results = processing.analyse(data, settings, index, limits)
+    except processing.PermanentFailure as err:
+        session.rollback()
+        processing.record_failure(session, claim, str(err), final=True, now=utcnow())
+        session.commit()
+        return "failed"
+    except Exception as err:
+        session.rollback()
+        final = claim.attempts >= processing.MAX_ATTEMPTS
+        reason = f"{type(err).__name__}: {err}"
+        processing.record_failure(session, claim, reason, final=final, now=utcnow())
+        session.commit()
+        if final:
+            log.exception("photo %s failed for good", photo_id)
+            return "failed"
+        raise  # Huey retries with back-off
+    recorded = processing.record_result(session, claim, results, cipher=cipher,
+                                        settings=settings, thresholds=limits, now=utcnow())
+    if not recorded:
+        session.rollback()
+        log.warning("photo %s: claim lost to another worker; nothing recorded", photo_id)
+        return "lost"
+    return "done"
+
+
+@job("recover_stale_photos", retries=0)
+def recover_stale_photos() -> int:
+    """Re-queue photos whose worker vanished (safe: a claim is taken at most once)."""
+    return requeue_stale()
+
+
+def requeue_stale(album_id: int | None = None) -> int:
+    ids = processing.find_stale_photos(db.session, now=utcnow(), stale_after=stale_after(),
+                                       album_id=album_id)
+    for photo_id in ids:
+        enqueue("process_photo", photo_id)
+    if ids:
+        log.info("re-queued %d stale photo(s)", len(ids))
+    return len(ids)

@@ -1,0 +1,1 @@
+"""Subject access, erasure and retention (SPEC §5, §7)."""

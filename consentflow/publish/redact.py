@@ -1,0 +1,176 @@
+"""Redaction: the published derivative of a photo, for one purpose.
+
+Pure Pillow. Every face that may not be shown is made irrecoverable: the
+head region (the face box plus a generous margin, since detector boxes run
+from forehead to chin and hair, ears and jaw also identify a child) is
+reduced to a few pixels and blown up again with a blur, so no detail of
+the face survives. The result is rebuilt from raw RGB pixels into a new
+image, so no EXIF, GPS, XMP, IPTC, ICC profile, comment, thumbnail or
+trailing bytes of the original can be carried into the published file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import BinaryIO, Literal
+
+from PIL import Image, ImageFilter, ImageOps
+
+Decision = Literal["show", "blur_no_consent", "blur_unknown"]
+BLUR_DECISIONS: frozenset[str] = frozenset({"blur_no_consent", "blur_unknown"})
+
+# Margins around a face box, as a share of its width/height. Generous on
+# purpose: over-blurring a bit of background costs nothing.
+MARGIN_SIDE = 0.45
+MARGIN_TOP = 0.7
+MARGIN_BOTTOM = 0.4
+# The head region is reduced to at most this many pixels on its longer side:
+# 4 pixels carry a skin tone, not an identity.
+CELLS = 4
+JPEG_QUALITY = 88
+
+
+@dataclass(frozen=True)
+class Box:
+    """A face box in pixel coordinates of the EXIF-transposed original (right/bottom exclusive)."""
+
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+    @property
+    def area(self) -> int:
+        return max(0, self.right - self.left) * max(0, self.bottom - self.top)
+
+    def iou(self, other: Box) -> float:
+        w = min(self.right, other.right) - max(self.left, other.left)
+        h = min(self.bottom, other.bottom) - max(self.top, other.top)
+        inter = max(0, w) * max(0, h)
+        union = self.area + other.area - inter
+        return inter / union if union > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class PlannedFace:
+    """One face of a photo and what the rules decided for it on one purpose."""
+
+    box: Box
+    decision: Decision
+
+
+@dataclass(frozen=True)
+class RedactionPlan:
+    """What to blur, and whether the photo must be blocked for the purpose instead."""
+
+    blur: tuple[Box, ...]
+    blocked: bool
+    largest_blur_share: float
+
+
+def head_region(box: Box, width: int, height: int) -> Box:
+    """The face box grown to cover the whole head, clipped to the image."""
+    w = box.right - box.left
+    h = box.bottom - box.top
+    return Box(
+        left=max(0, int(box.left - MARGIN_SIDE * w)),
+        top=max(0, int(box.top - MARGIN_TOP * h)),
+        right=min(width, int(box.right + MARGIN_SIDE * w + 0.999)),
+        bottom=min(height, int(box.bottom + MARGIN_BOTTOM * h + 0.999)),
+    )
+
+
+def face_share(box: Box, width: int, height: int) -> float:
+    """The share of the image a face box covers (0..1)."""
+    total = width * height
+    return box.area / total if total else 0.0
+
+
+def plan_redaction(
+    faces: Iterable[PlannedFace], width: int, height: int, block_face_share: float
+) -> RedactionPlan:
+    """Blur every face that is not 'show'; block when a blurred face is the subject.
+
+    Deny by default: any decision other than "show" is blurred.
+    """
+    blur = tuple(f.box for f in faces if f.decision != "show")
+    largest = max((face_share(b, width, height) for b in blur), default=0.0)
+    return RedactionPlan(blur=blur, blocked=largest > block_face_share, largest_blur_share=largest)
+
+
+def load_upright(source: bytes | BinaryIO | Image.Image) -> Image.Image:
+    """Decode an original and apply its EXIF orientation: face boxes refer to this image."""
+    if isinstance(source, Image.Image):
+        image = source
+    else:
+        image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+        image.load()
+    upright = ImageOps.exif_transpose(image) or image
+    if upright.mode in ("RGBA", "LA", "PA") or (upright.mode == "P" and "transparency" in upright.info):
+        rgba = upright.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        upright = Image.alpha_composite(background, rgba)
+    return upright.convert("RGB")
+
+
+def _obliterate(image: Image.Image, region: Box) -> None:
+    width = region.right - region.left
+    height = region.bottom - region.top
+    if width <= 0 or height <= 0:
+        return
+    crop = image.crop((region.left, region.top, region.right, region.bottom))
+    scale = CELLS / max(width, height)
+    small = crop.resize(
+        (max(1, round(width * scale)), max(1, round(height * scale))), Image.Resampling.BOX
+    )
+    # Back to size, then a blur as wide as a cell so the cells leave no edges.
+    big = small.resize((width, height), Image.Resampling.BILINEAR)
+    big = big.filter(ImageFilter.GaussianBlur(radius=max(2.0, max(width, height) / (2 * CELLS))))
+    image.paste(big, (region.left, region.top))
+
+
+def redact(image: Image.Image, blur: Sequence[Box]) -> Image.Image:
+    """A new RGB image with every head region in ``blur`` made irrecoverable.
+
+    ``image`` must be the upright original (see ``load_upright``); it is not
+    modified. The result is built from raw pixel bytes, so it carries no
+    metadata of any kind.
+    """
+    work = image.convert("RGB").copy()
+    for box in blur:
+        _obliterate(work, head_region(box, work.width, work.height))
+    return Image.frombytes("RGB", work.size, work.tobytes())
+
+
+def encode_jpeg(image: Image.Image, quality: int = JPEG_QUALITY) -> bytes:
+    """Encode as a baseline JPEG with nothing but pixels (no EXIF, ICC or comment)."""
+    clean = Image.frombytes("RGB", image.size, image.convert("RGB").tobytes())
+    out = io.BytesIO()
+    clean.save(out, "JPEG", quality=quality, optimize=True, exif=b"", icc_profile=None)
+    return out.getvalue()
+
+
+@dataclass(frozen=True)
+class Derivative:
+    data: bytes
+    sha256: str
+    width: int
+    height: int
+    image: Image.Image
+
+
+def render_derivative(original: bytes | BinaryIO | Image.Image, blur: Sequence[Box]) -> Derivative:
+    """Decode, blur, rebuild and encode: the file that may be published."""
+    upright = load_upright(original)
+    redacted = redact(upright, blur)
+    data = encode_jpeg(redacted)
+    return Derivative(
+        data=data,
+        sha256=hashlib.sha256(data).hexdigest(),
+        width=redacted.width,
+        height=redacted.height,
+        image=redacted,
+    )

@@ -1,0 +1,146 @@
+"""Withdrawal -> takedown (SPEC §4.7).
+
+The consent registry emits ``PurposesWithdrawn`` in the transaction that
+records the new consent; ``on_purposes_withdrawn`` runs in that same
+transaction, so a withdrawal and its takedown tasks commit together or not
+at all. "The internet remembers": a takedown task stays open until a PR
+officer records that the image was removed where it was published.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from consentflow.audit.service import Actor, record_event
+from consentflow.errors import InvalidInput, InvalidState, NotFound
+from consentflow.events import PurposesWithdrawn
+from consentflow.models import Photo, PhotoPurpose, Publication, TakedownTask
+from consentflow.review.rules import channel_of, resolve_faces
+from consentflow.review.service import void_unpublished_approvals
+
+WITHDRAWAL_ACTOR = Actor.system("consent-withdrawal")
+
+
+def _withdrawn_channels(purposes: frozenset[str]) -> set[str]:
+    return {channel_of(p) for p in purposes if p.endswith(".photo")}
+
+
+def _shows(publication: Publication, person_id: int) -> bool:
+    return any(e.get("person_id") == person_id and e.get("decision") == "show"
+               for e in publication.snapshot or [])
+
+
+def create_takedowns(session: Session, event: PurposesWithdrawn) -> list[TakedownTask]:
+    """One open task per live publication that shows the person on a withdrawn channel."""
+    channels = _withdrawn_channels(event.purposes)
+    if not channels:
+        return []
+    publications = session.scalars(
+        select(Publication).where(
+            Publication.school_id == event.school_id, Publication.purpose.in_(channels),
+            Publication.taken_down_at.is_(None),
+        ).order_by(Publication.id)
+    )
+    tasks = []
+    for publication in publications:
+        if not _shows(publication, event.person_id):
+            continue
+        existing = session.scalar(select(TakedownTask.id).where(
+            TakedownTask.publication_id == publication.id,
+            TakedownTask.person_id == event.person_id, TakedownTask.done_at.is_(None)))
+        if existing is not None:
+            continue
+        task = TakedownTask(
+            school_id=event.school_id, publication_id=publication.id, person_id=event.person_id,
+            consent_record_id=event.record_id, created_at=event.at,
+            reason=f"Consent for {publication.purpose} was withdrawn.",
+        )
+        session.add(task)
+        session.flush()
+        record_event(session, actor=WITHDRAWAL_ACTOR, action="takedown.opened",
+                     object_type="takedown_task", object_id=task.id, school_id=event.school_id,
+                     subject_ids=[event.person_id], now=event.at,
+                     details={"publication_id": publication.id, "purpose": publication.purpose,
+                              "consent_record_id": event.record_id})
+        tasks.append(task)
+    return tasks
+
+
+def send_back_unpublished(session: Session, event: PurposesWithdrawn) -> list[int]:
+    """Approved photos not yet published that show the person go back to review."""
+    channels = _withdrawn_channels(event.purposes)
+    if not channels:
+        return []
+    photo_ids = session.scalars(
+        select(PhotoPurpose.photo_id).join(Photo, Photo.id == PhotoPurpose.photo_id).where(
+            Photo.school_id == event.school_id, PhotoPurpose.status == "approved",
+            PhotoPurpose.purpose.in_(channels),
+        ).distinct()
+    )
+    sent = []
+    for photo_id in list(photo_ids):
+        if not any(r.person_id == event.person_id and not r.not_face
+                   for r in resolve_faces(session, photo_id)):
+            continue
+        photo = session.get(Photo, photo_id)
+        assert photo is not None
+        voided = void_unpublished_approvals(
+            session, photo, "Consent of a person in this photo was withdrawn.", event.at)
+        if voided:
+            record_event(session, actor=WITHDRAWAL_ACTOR, action="photo.sent_back",
+                         object_type="photo", object_id=photo.id, school_id=event.school_id,
+                         subject_ids=[event.person_id], now=event.at,
+                         details={"purposes": voided, "consent_record_id": event.record_id})
+            sent.append(photo.id)
+    return sent
+
+
+def on_purposes_withdrawn(session: Session, event: PurposesWithdrawn) -> None:
+    """Subscriber for the consent registry's withdrawal event."""
+    create_takedowns(session, event)
+    send_back_unpublished(session, event)
+
+
+def complete_takedown(session: Session, *, actor: Actor, school_id: int, task_id: int,
+                      note: str, now: datetime) -> TakedownTask:
+    """A PR officer records that the image was removed; the publication counts as taken down."""
+    task = session.get(TakedownTask, task_id)
+    if task is None or task.school_id != school_id:
+        raise NotFound("Takedown task not found.")
+    if task.done_at is not None:
+        raise InvalidState("This takedown was already recorded as done.")
+    note = (note or "").strip()
+    if not note:
+        raise InvalidInput("Say where and how the image was removed.")
+    task.done_at, task.done_by_id, task.done_note = now, actor.id, note
+    publication = task.publication
+    open_left = session.scalar(select(TakedownTask.id).where(
+        TakedownTask.publication_id == publication.id, TakedownTask.done_at.is_(None),
+        TakedownTask.id != task.id).limit(1))
+    if open_left is None:
+        publication.taken_down_at = now
+    session.flush()
+    record_event(session, actor=actor, action="takedown.done", object_type="takedown_task",
+                 object_id=task.id, school_id=school_id, personal={"note": note},
+                 subject_ids=[task.person_id] if task.person_id else None, now=now,
+                 details={"publication_id": publication.id, "purpose": publication.purpose})
+    return task
+
+
+def open_takedowns(session: Session, school_id: int) -> list[TakedownTask]:
+    return list(session.scalars(
+        select(TakedownTask).where(TakedownTask.school_id == school_id,
+                                   TakedownTask.done_at.is_(None))
+        .order_by(TakedownTask.created_at, TakedownTask.id)
+    ))
+
+
+def recent_done_takedowns(session: Session, school_id: int, limit: int = 50) -> list[TakedownTask]:
+    return list(session.scalars(
+        select(TakedownTask).where(TakedownTask.school_id == school_id,
+                                   TakedownTask.done_at.is_not(None))
+        .order_by(TakedownTask.done_at.desc()).limit(limit)
+    ))

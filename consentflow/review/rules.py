@@ -1,0 +1,236 @@
+"""Who each face of a photo is, after review, and what may be shown per purpose.
+
+Deny by default (SPEC §4.3, §7): a face is shown on a channel only when a
+reviewer confirmed or assigned the person and that person's effective
+consent says yes for "<channel>.photo", or when a reviewer recorded an
+adult from outside the school with consent given elsewhere (note required).
+An automatic match is a suggestion: until confirmed, its face is blurred.
+Faces marked "not a face" are not faces and are left alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from consentflow.models import ConsentRecord, Face, FaceReview, Person, SchoolYear
+from consentflow.photos.decisions import FaceFacts, ReviewFacts, persons_to_check
+from consentflow.photos.decisions import decide_photo as rules_decide_photo
+from consentflow.publish.redact import Box, Decision, PlannedFace
+
+# A decision made on one box belongs to a new detection of the same face
+# when the boxes overlap at least this much (after reprocessing).
+REATTACH_IOU = 0.5
+IDENTIFYING_KINDS = frozenset({"confirm", "assign"})
+
+
+def purpose_key(channel: str) -> str:
+    """Consent purpose for publishing a photo on a channel: "website" -> "website.photo"."""
+    return channel if "." in channel else f"{channel}.photo"
+
+
+def channel_of(purpose: str) -> str:
+    return purpose.split(".", 1)[0]
+
+
+# --- consent lookup --------------------------------------------------------------
+
+
+def consent_records(
+    session: Session, person_ids: Iterable[int], purposes: Iterable[str], on: date
+) -> dict[tuple[int, str], ConsentRecord | None]:
+    """The effective record per (person, purpose) on a date; None means no consent.
+
+    Uses the consent registry's ``consent_map`` (one rule used everywhere);
+    the fallback below implements the same SPEC §3 rule for as long as that
+    module is not there.
+    """
+    ids = sorted(set(person_ids))
+    keys = sorted(set(purposes))
+    try:
+        from consentflow.consent.effective import consent_map  # type: ignore[import-not-found]
+    except ImportError:
+        consent_map = None
+    if consent_map is not None:
+        raw = consent_map(session, ids, keys, on)
+        return {k: (v if v is not None and v.decisions.get(k[1]) is True else None)
+                for k, v in raw.items()}
+    result: dict[tuple[int, str], ConsentRecord | None] = {}
+    for person_id in ids:
+        record = _latest_record(session, person_id, on)
+        for key in keys:
+            granted = record is not None and record.decisions.get(key) is True
+            result[(person_id, key)] = record if granted else None
+    return result
+
+
+def _latest_record(session: Session, person_id: int, on: date) -> ConsentRecord | None:
+    """Latest record of the school year containing ``on`` (SPEC §3: no record, no consent)."""
+    return session.scalar(
+        select(ConsentRecord)
+        .join(SchoolYear, SchoolYear.id == ConsentRecord.school_year_id)
+        .where(ConsentRecord.person_id == person_id, SchoolYear.starts_on <= on,
+               SchoolYear.ends_on >= on)
+        .order_by(ConsentRecord.signed_at.desc(), ConsentRecord.id.desc())
+        .limit(1)
+    )
+
+
+# --- faces after review ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResolvedFace:
+    """A face with the reviewer's decision applied."""
+
+    face: Face
+    box: Box
+    review: FaceReview | None
+    # The person the decisions use: only a reviewer-confirmed or assigned person.
+    person_id: int | None
+    # The automatic suggestion, shown to the reviewer.
+    suggested_person_id: int | None
+    external: bool = False
+    not_face: bool = False
+    candidates: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+
+    @property
+    def reviewed(self) -> bool:
+        return self.review is not None
+
+
+def box_of(obj: Face | FaceReview) -> Box:
+    return Box(obj.left, obj.top, obj.right, obj.bottom)
+
+
+def active_reviews(session: Session, photo_id: int) -> list[FaceReview]:
+    return list(session.scalars(
+        select(FaceReview)
+        .where(FaceReview.photo_id == photo_id, FaceReview.revoked_at.is_(None))
+        .order_by(FaceReview.id)
+    ))
+
+
+def reattach_reviews(session: Session, photo_id: int) -> int:
+    """Give every active decision a face again after reprocessing; returns how many moved.
+
+    A decision whose face was replaced goes to the new detection with the
+    best overlap; when none overlaps enough, the reviewer's box becomes a
+    reviewer face again, so no decision is ever lost.
+    """
+    faces = list(session.scalars(select(Face).where(Face.photo_id == photo_id).order_by(Face.id)))
+    face_ids = {f.id for f in faces}
+    taken = {r.face_id for r in active_reviews(session, photo_id) if r.face_id in face_ids}
+    moved = 0
+    for review in active_reviews(session, photo_id):
+        if review.face_id in face_ids:
+            continue
+        target = box_of(review)
+        best, best_iou = None, 0.0
+        for face in faces:
+            iou = target.iou(box_of(face))
+            if face.id not in taken and iou > best_iou:
+                best, best_iou = face, iou
+        if best is None or best_iou < REATTACH_IOU:
+            best = Face(photo_id=photo_id, left=target.left, top=target.top, right=target.right,
+                        bottom=target.bottom, source="reviewer", detector="reviewer", score=1.0,
+                        match_status="unknown", candidates=[])
+            session.add(best)
+            session.flush()
+            faces.append(best)
+        review.face_id = best.id
+        taken.add(best.id)
+        moved += 1
+    if moved:
+        session.flush()
+    return moved
+
+
+def resolve_faces(session: Session, photo_id: int) -> list[ResolvedFace]:
+    """Every face of the photo with its latest active decision applied (read-only)."""
+    faces = list(session.scalars(
+        select(Face).where(Face.photo_id == photo_id).order_by(Face.top, Face.left, Face.id)
+    ))
+    by_face: dict[int, FaceReview] = {}
+    for review in active_reviews(session, photo_id):
+        if review.face_id is not None:
+            by_face[review.face_id] = review  # later decisions win
+    resolved = []
+    for face in faces:
+        review = by_face.get(face.id)
+        suggested = face.matched_person_id if face.match_status == "matched" else None
+        person_id = None
+        if review is not None and review.kind in IDENTIFYING_KINDS:
+            person_id = review.person_id
+        resolved.append(ResolvedFace(
+            face=face, box=box_of(face), review=review, person_id=person_id,
+            suggested_person_id=suggested,
+            external=review is not None and review.kind == "external_adult",
+            not_face=review is not None and review.kind == "not_face",
+            candidates=tuple(face.candidates or ()),
+        ))
+    return resolved
+
+
+# --- decisions ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FaceDecision:
+    resolved: ResolvedFace
+    decision: Decision
+    consent_record_id: int | None
+    basis: str  # the rule's reason: "consent", "external_adult", "no_consent", ...
+
+
+def _facts(resolved: ResolvedFace) -> FaceFacts:
+    review = resolved.review
+    return FaceFacts(
+        face_id=resolved.face.id,
+        match_status=resolved.face.match_status,
+        matched_person_id=resolved.face.matched_person_id,
+        review=ReviewFacts(review.kind, review.person_id, review.note) if review else None,
+    )
+
+
+def decide_photo(
+    session: Session, resolved: Sequence[ResolvedFace], channels: Iterable[str], on: date
+) -> dict[str, list[FaceDecision]]:
+    """Decisions for every real face and every channel, by the pipeline's one rule.
+
+    Faces marked "not a face" are left out; the consent record that allowed
+    showing a face is kept for the publication's snapshot.
+    """
+    channels = list(channels)
+    facts = [_facts(r) for r in resolved]
+    people = persons_to_check(facts)
+    purposes = [purpose_key(c) for c in channels]
+    records = consent_records(session, people, purposes, on)
+    outcome = rules_decide_photo(facts, purposes, records)
+    result: dict[str, list[FaceDecision]] = {}
+    for channel, purpose in zip(channels, purposes):
+        decisions = []
+        for r, d in zip(resolved, outcome.faces(purpose)):
+            if d.action == "not_a_face":
+                continue
+            record = records.get((d.person_id, purpose)) if d.person_id else None
+            decisions.append(FaceDecision(
+                r, d.action, record.id if d.action == "show" and record else None, d.reason))
+        result[channel] = decisions
+    return result
+
+
+def planned(decisions: Sequence[FaceDecision]) -> list[PlannedFace]:
+    return [PlannedFace(d.resolved.box, d.decision) for d in decisions]
+
+
+def people_names(session: Session, person_ids: Iterable[int]) -> dict[int, str]:
+    ids = set(person_ids)
+    if not ids:
+        return {}
+    return {p.id: p.full_name for p in session.scalars(select(Person).where(Person.id.in_(ids)))}

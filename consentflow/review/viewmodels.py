@@ -1,0 +1,163 @@
+"""Finished values for the review templates: the template decides nothing about consent."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from consentflow.models import Album, Face, Photo, PhotoPurpose, Publication
+from consentflow.review.rules import (
+    ResolvedFace,
+    consent_records,
+    decide_photo,
+    people_names,
+    purpose_key,
+    resolve_faces,
+)
+
+# What the reviewer sees per decision: a CSS class and a label key.
+DECISION_CLASSES = {"show": "shown", "blur_no_consent": "blur-consent",
+                    "blur_unknown": "blur-unknown", "not_a_face": "not-face"}
+
+
+def review_albums(session: Session, school_id: int) -> list[dict[str, Any]]:
+    """Albums of the school with how many photos wait for review."""
+    counts = dict(session.execute(
+        select(Photo.album_id, func.count(Photo.id))
+        .where(Photo.school_id == school_id, Photo.state == "needs_review")
+        .group_by(Photo.album_id)).all())
+    approved = dict(session.execute(
+        select(Photo.album_id, func.count(Photo.id))
+        .where(Photo.school_id == school_id, Photo.state.in_(("approved", "published")))
+        .group_by(Photo.album_id)).all())
+    albums = session.scalars(select(Album).where(Album.school_id == school_id)
+                             .order_by(Album.event_date.desc(), Album.id.desc()))
+    return [{"album": a, "needs_review": counts.get(a.id, 0), "done": approved.get(a.id, 0)}
+            for a in albums]
+
+
+def album_queue(session: Session, album_id: int) -> list[Photo]:
+    """Photos of the album a reviewer still has to look at, in upload order."""
+    return list(session.scalars(select(Photo).where(
+        Photo.album_id == album_id, Photo.state == "needs_review").order_by(Photo.id)))
+
+
+def album_photos(session: Session, album_id: int) -> list[Photo]:
+    return list(session.scalars(select(Photo).where(Photo.album_id == album_id)
+                                .order_by(Photo.id)))
+
+
+def neighbours(session: Session, photo: Photo) -> tuple[int | None, int | None]:
+    """Previous and next photo of the album that are reviewable (keyboard navigation)."""
+    ids = list(session.scalars(select(Photo.id).where(
+        Photo.album_id == photo.album_id,
+        Photo.state.in_(("needs_review", "approved", "published"))).order_by(Photo.id)))
+    if photo.id not in ids:
+        return (ids[-1] if ids else None, ids[0] if ids else None)
+    i = ids.index(photo.id)
+    return (ids[i - 1] if i > 0 else None, ids[i + 1] if i + 1 < len(ids) else None)
+
+
+def _pct(value: int, total: int) -> float:
+    return round(100.0 * value / total, 3) if total else 0.0
+
+
+def _face_row(r: ResolvedFace, photo: Photo, names: dict[int, str],
+              decisions: dict[str, str], active: str) -> dict[str, Any]:
+    face = r.face
+    review = r.review
+    decision = "not_a_face" if r.not_face else decisions.get(active, "blur_unknown")
+    return {
+        "id": face.id,
+        "style": (f"left:{_pct(face.left, photo.width)}%;top:{_pct(face.top, photo.height)}%;"
+                  f"width:{_pct(face.right - face.left, photo.width)}%;"
+                  f"height:{_pct(face.bottom - face.top, photo.height)}%"),
+        "source": face.source,
+        "match_status": face.match_status,
+        "suggested": names.get(face.matched_person_id or 0) if face.matched_person_id else None,
+        "suggested_id": face.matched_person_id,
+        "distance": face.distance,
+        "candidates": [{"person_id": c.get("person_id"), "name": names.get(c.get("person_id") or 0, "?"),
+                        "distance": c.get("distance")} for c in r.candidates],
+        "review_kind": review.kind if review else None,
+        "review_person": names.get(review.person_id or 0) if review and review.person_id else None,
+        "review_note": review.note if review else None,
+        "person": names.get(r.person_id or 0) if r.person_id else None,
+        "decision": decision,
+        "css": DECISION_CLASSES.get(decision, "blur-unknown"),
+        "decisions": decisions,
+        "needs_attention": review is None,
+    }
+
+
+def photo_page(session: Session, photo: Photo, channel: str | None, today: date) -> dict[str, Any]:
+    """Everything the review page shows for one photo."""
+    album = photo.album
+    channels = list(album.purposes or []) or ["website"]
+    active = channel if channel in channels else channels[0]
+    resolved = resolve_faces(session, photo.id)
+    by_channel = decide_photo(session, resolved, channels, today)
+    per_face: dict[int, dict[str, str]] = {r.face.id: {} for r in resolved}
+    for ch, decisions in by_channel.items():
+        for d in decisions:
+            per_face[d.resolved.face.id][ch] = d.decision
+    ids = set()
+    for r in resolved:
+        ids.update(i for i in (r.person_id, r.face.matched_person_id) if i)
+        ids.update(c.get("person_id") for c in r.candidates if c.get("person_id"))
+        if r.review and r.review.person_id:
+            ids.add(r.review.person_id)
+    names = people_names(session, ids)
+    faces = [_face_row(r, photo, names, per_face[r.face.id], active) for r in resolved]
+    identified = sorted({r.person_id for r in resolved if r.person_id and not r.not_face})
+    records = consent_records(session, identified, [purpose_key(c) for c in channels], today)
+    consent_rows = [{
+        "name": names.get(pid, "?"),
+        "cells": [{"channel": c, "ok": records.get((pid, purpose_key(c))) is not None,
+                   "record_id": getattr(records.get((pid, purpose_key(c))), "id", None)}
+                  for c in channels],
+    } for pid in identified]
+    purposes = {pp.purpose: pp for pp in session.scalars(
+        select(PhotoPurpose).where(PhotoPurpose.photo_id == photo.id))}
+    live = {p.purpose: p for p in session.scalars(select(Publication).where(
+        Publication.photo_id == photo.id, Publication.taken_down_at.is_(None)))}
+    channel_rows = [{
+        "channel": c,
+        "status": purposes[c].status if c in purposes else "pending",
+        "reason": purposes[c].reason if c in purposes else None,
+        "shown": sum(1 for d in by_channel[c] if d.decision == "show"),
+        "blurred": sum(1 for d in by_channel[c] if d.decision != "show"),
+        "publication": live.get(c),
+    } for c in channels]
+    prev_id, next_id = neighbours(session, photo)
+    return {
+        "photo": photo, "album": album, "faces": faces, "channels": channel_rows,
+        "active_channel": active, "consent_rows": consent_rows, "channel_names": channels,
+        "prev_id": prev_id, "next_id": next_id,
+        "attention": sum(1 for f in faces if f["needs_attention"]),
+    }
+
+
+def face_queue(session: Session, album_id: int, limit: int = 200) -> list[dict[str, Any]]:
+    """Faces across the album's photos in review that no reviewer has decided yet."""
+    photos = {p.id: p for p in album_queue(session, album_id)}
+    if not photos:
+        return []
+    rows = []
+    for photo_id in photos:
+        for r in resolve_faces(session, photo_id):
+            if r.review is None:
+                rows.append(r)
+    names = people_names(session, [r.face.matched_person_id for r in rows if r.face.matched_person_id])
+    return [{
+        "face": r.face, "photo": photos[r.face.photo_id],
+        "suggested": names.get(r.face.matched_person_id or 0),
+        "distance": r.face.distance, "match_status": r.face.match_status,
+    } for r in rows[:limit]]
+
+
+def face_count(session: Session, photo_id: int) -> int:
+    return int(session.scalar(select(func.count(Face.id)).where(Face.photo_id == photo_id)) or 0)

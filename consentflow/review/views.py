@@ -1,0 +1,252 @@
+"""Review pages (pr): album queues, the photo review page, face-crop queue, previews.
+
+Thin: parse a form, call one service, commit or roll back, redirect. A
+conflict (another reviewer changed the photo) rolls back and says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template,
+                   request, url_for)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from PIL import Image
+
+from consentflow.auth.access import current_actor, get_owned, require_role, require_school
+from consentflow.errors import ConflictError, DomainError
+from consentflow.extensions import db
+from consentflow.home.views import Tile, add_tile
+from consentflow.models import Album, Face, Photo, utcnow
+from consentflow.photos.storage import storage_from_config
+from consentflow.publish.forms import PublishForm
+from consentflow.publish.redact import Box, encode_jpeg, load_upright
+from consentflow.publish.service import approve_purpose, preview_derivative
+from consentflow.review import service
+from consentflow.review.forms import DrawFaceForm, FaceDecisionForm, PurposeForm, VersionedForm
+from consentflow.review.viewmodels import (
+    album_photos,
+    album_queue,
+    face_queue,
+    photo_page,
+    review_albums,
+)
+
+bp = Blueprint("review", __name__, url_prefix="/review")
+
+add_tile(Tile(_l("Review"), _l("Check faces, approve and publish photos."), "review.index",
+              frozenset({"pr"})))
+
+DISPLAY_SIDE = 1600
+CROP_SIDE = 160
+
+
+def _storage() -> Any:
+    return storage_from_config(current_app.config)
+
+
+def _back(default: str) -> Any:
+    target = request.form.get("next") or ""
+    # Only paths of this site: never an open redirect.
+    if not target.startswith("/") or target.startswith("//"):
+        target = default
+    return redirect(target, code=303)
+
+
+def _run(action: Any) -> bool:
+    """Run a service call; commit on success, roll back and flash on a domain error."""
+    try:
+        action()
+    except ConflictError as err:
+        db.session.rollback()
+        flash(_("Someone else changed this photo in the meantime; reload the page and try again.")
+              if err.message == service.CONFLICT_MESSAGE else err.message, "error")
+        return False
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+        return False
+    db.session.commit()
+    return True
+
+
+@bp.route("/")
+@require_role("pr")
+def index() -> Any:
+    return render_template("review/index.html", rows=review_albums(db.session, require_school().id))
+
+
+@bp.route("/album/<int:album_id>")
+@require_role("pr")
+def album(album_id: int) -> Any:
+    alb = get_owned(Album, album_id)
+    return render_template("review/album.html", album=alb, queue=album_queue(db.session, alb.id),
+                           photos=album_photos(db.session, alb.id))
+
+
+@bp.route("/album/<int:album_id>/faces")
+@require_role("pr")
+def faces(album_id: int) -> Any:
+    alb = get_owned(Album, album_id)
+    return render_template("review/faces.html", album=alb, rows=face_queue(db.session, alb.id),
+                           form=FaceDecisionForm())
+
+
+@bp.route("/photo/<int:photo_id>")
+@require_role("pr")
+def photo(photo_id: int) -> Any:
+    found = get_owned(Photo, photo_id)
+    page = photo_page(db.session, found, request.args.get("channel"), utcnow().date())
+    query = request.args.get("q", "").strip()
+    assign_face = request.args.get("face", type=int)
+    results = service.search_people(db.session, require_school().id, query) if query else []
+    return render_template(
+        "review/photo.html", page=page, query=query, results=results, assign_face=assign_face,
+        form=FaceDecisionForm(), draw_form=DrawFaceForm(), purpose_form=PurposeForm(),
+        publish_form=PublishForm(), version_form=VersionedForm(),
+    )
+
+
+@bp.route("/photo/<int:photo_id>/image")
+@require_role("pr")
+def image(photo_id: int) -> Any:
+    """The original for the reviewer: re-encoded, reduced, with no metadata; cached."""
+    found = get_owned(Photo, photo_id)
+    storage = _storage()
+    if found.storage_key is None:
+        abort(404)
+    key = f"disp/{found.sha256[:2]}/{found.sha256}_{DISPLAY_SIDE}.jpg"
+    if not storage.exists(key):
+        upright = load_upright(storage.read(found.storage_key))
+        upright.thumbnail((DISPLAY_SIDE, DISPLAY_SIDE), Image.Resampling.LANCZOS)
+        storage.put_at(key, encode_jpeg(upright, quality=85))
+    response = Response(storage.read(key), mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@bp.route("/face/<int:face_id>/crop")
+@require_role("pr")
+def crop(face_id: int) -> Any:
+    face = db.session.get(Face, face_id)
+    if face is None:
+        abort(404)
+    found = get_owned(Photo, face.photo_id)
+    if found.storage_key is None:
+        abort(404)
+    upright = load_upright(_storage().read(found.storage_key))
+    w, h = face.right - face.left, face.bottom - face.top
+    box = (max(0, face.left - w // 3), max(0, face.top - h // 3),
+           min(upright.width, face.right + w // 3), min(upright.height, face.bottom + h // 3))
+    part = upright.crop(box)
+    part.thumbnail((CROP_SIDE, CROP_SIDE), Image.Resampling.LANCZOS)
+    response = Response(encode_jpeg(part, quality=85), mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "private, max-age=600"
+    return response
+
+
+@bp.route("/photo/<int:photo_id>/preview/<channel>")
+@require_role("pr")
+def preview(photo_id: int, channel: str) -> Any:
+    found = get_owned(Photo, photo_id)
+    try:
+        data = preview_derivative(db.session, school_id=require_school().id, photo_id=found.id,
+                                  channel=channel, storage=_storage(), now=utcnow())
+    except DomainError as err:
+        abort(err.status_code if err.status_code in (400, 404, 409) else 400)
+    response = Response(data, mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/face/<int:face_id>/decide", methods=["POST"])
+@require_role("pr")
+def decide(face_id: int) -> Any:
+    face = db.session.get(Face, face_id)
+    if face is None:
+        abort(404)
+    found = get_owned(Photo, face.photo_id)
+    default = url_for("review.photo", photo_id=found.id)
+    form = FaceDecisionForm()
+    if not form.validate_on_submit():
+        flash(_("The form was incomplete or expired; reload the page."), "error")
+        return _back(default)
+    ok = _run(lambda: service.record_review(
+        db.session, actor=current_actor(), school_id=require_school().id, face_id=face.id,
+        kind=form.kind.data or "", person_id=form.person_id.data, note=form.note.data,
+        expected_version=form.version.data, now=utcnow()))
+    if ok:
+        flash(_("Saved."), "success")
+    return _back(default)
+
+
+@bp.route("/face/<int:face_id>/undo", methods=["POST"])
+@require_role("pr")
+def undo(face_id: int) -> Any:
+    face = db.session.get(Face, face_id)
+    if face is None:
+        abort(404)
+    found = get_owned(Photo, face.photo_id)
+    form = VersionedForm()
+    if form.validate_on_submit():
+        _run(lambda: service.undo_review(db.session, actor=current_actor(),
+                                         school_id=require_school().id, face_id=face.id,
+                                         expected_version=form.version.data, now=utcnow()))
+    return _back(url_for("review.photo", photo_id=found.id))
+
+
+@bp.route("/photo/<int:photo_id>/draw", methods=["POST"])
+@require_role("pr")
+def draw(photo_id: int) -> Any:
+    found = get_owned(Photo, photo_id)
+    form = DrawFaceForm()
+    if not form.validate_on_submit():
+        flash(_("Draw a box around the missed face first."), "error")
+        return _back(url_for("review.photo", photo_id=found.id))
+    box = Box(form.left.data or 0, form.top.data or 0, form.right.data or 0, form.bottom.data or 0)
+    if _run(lambda: service.draw_face(db.session, actor=current_actor(),
+                                      school_id=require_school().id, photo_id=found.id, box=box,
+                                      person_id=form.person_id.data,
+                                      expected_version=form.version.data, now=utcnow())):
+        flash(_("Face added; it is blurred until you identify the person."), "success")
+    return _back(url_for("review.photo", photo_id=found.id))
+
+
+@bp.route("/photo/<int:photo_id>/purpose/<channel>", methods=["POST"])
+@require_role("pr")
+def purpose(photo_id: int, channel: str) -> Any:
+    found = get_owned(Photo, photo_id)
+    form = PurposeForm()
+    default = url_for("review.photo", photo_id=found.id, channel=channel)
+    if not form.validate_on_submit():
+        flash(_("The form was incomplete or expired; reload the page."), "error")
+        return _back(default)
+    school_id = require_school().id
+    action = form.action.data
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        if action == "approve":
+            result["pp"] = approve_purpose(db.session, actor=current_actor(), school_id=school_id,
+                                           photo_id=found.id, channel=channel,
+                                           expected_version=form.version.data, now=utcnow())
+        elif action in ("block", "unblock"):
+            service.set_purpose_block(db.session, actor=current_actor(), school_id=school_id,
+                                      photo_id=found.id, channel=channel,
+                                      blocked=action == "block", reason=form.reason.data,
+                                      expected_version=form.version.data, now=utcnow())
+        elif action == "reject":
+            service.reject_photo(db.session, actor=current_actor(), school_id=school_id,
+                                 photo_id=found.id, reason=form.reason.data or "",
+                                 expected_version=form.version.data, now=utcnow())
+        else:
+            abort(400)
+
+    if _run(run):
+        pp = result.get("pp")
+        if pp is not None and pp.status == "blocked":
+            flash(_("Blocked for this purpose: %(reason)s", reason=pp.reason), "warning")
+        else:
+            flash(_("Saved."), "success")
+    return _back(default)
