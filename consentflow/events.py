@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -25,6 +25,16 @@ class PurposesWithdrawn:
     person_id: int
     purposes: frozenset[str]  # e.g. {"social_media.photo", "face_matching"}
     record_id: int  # the new, superseding consent record
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PersonLeft:
+    """A student or staff member left the school (reference faces must go, SPEC §7)."""
+
+    school_id: int
+    person_id: int
+    left_on: date
     at: datetime
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, current_app
-from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
+from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
 
 log = logging.getLogger("consentflow.jobs")
 
@@ -25,6 +25,7 @@ class JobSpec:
     retries: int
     retry_delay: int
     retry_backoff: float
+    every_minutes: int | None = None  # also run periodically in the worker
 
 
 _REGISTRY: dict[str, JobSpec] = {}
@@ -34,12 +35,17 @@ JOB_MODULES: list[str] = ["consentflow.consent.outbox", "consentflow.photos.task
 
 
 def job(
-    name: str, *, retries: int = 3, retry_delay: int = 10, retry_backoff: float = 2.0
+    name: str, *, retries: int = 3, retry_delay: int = 10, retry_backoff: float = 2.0,
+    every_minutes: int | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a job function under a stable name; retries back off exponentially."""
+    """Register a job function under a stable name; retries back off exponentially.
+
+    ``every_minutes`` also schedules it periodically in the worker (used for
+    recovery work such as re-queueing photos of a worker that was killed).
+    """
 
     def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
-        _REGISTRY[name] = JobSpec(func, retries, retry_delay, retry_backoff)
+        _REGISTRY[name] = JobSpec(func, retries, retry_delay, retry_backoff, every_minutes)
         return func
 
     return decorator
@@ -119,10 +125,13 @@ def init_queue(app: Flask) -> Queue:
 
     queue = Queue(huey)
     for name, spec in _REGISTRY.items():
+        run = _in_app_context(app, name, spec.func)
         queue.tasks[name] = huey.task(
             retries=spec.retries, retry_delay=spec.retry_delay,
             retry_backoff=spec.retry_backoff, name=name,
-        )(_in_app_context(app, name, spec.func))
+        )(run)
+        if spec.every_minutes:
+            huey.periodic_task(crontab(minute=f"*/{spec.every_minutes}"), name=f"{name}.periodic")(run)
     app.extensions["consentflow.queue"] = queue
     return queue
 

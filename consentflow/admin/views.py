@@ -9,7 +9,7 @@ from flask import abort
 from flask_admin.contrib.sqla import ModelView
 from flask_login import current_user
 from markupsafe import Markup, escape
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from wtforms import PasswordField, SelectMultipleField
 from wtforms.validators import Optional as OptionalValidator
 
@@ -19,8 +19,9 @@ from consentflow.auth.access import current_actor, has_role, require_school, sch
 from consentflow.auth.passwords import hash_password
 from consentflow.auth.service import check_password_strength, grant_role, normalise_email
 from consentflow.errors import InvalidInput
+from consentflow.events import PersonLeft, emit
 from consentflow.extensions import db
-from consentflow.models import Guardian, Membership, Person, School, SchoolYear, User
+from consentflow.models import Guardian, Membership, Person, School, SchoolYear, User, utcnow
 from consentflow.models.user import ROLES
 
 
@@ -165,6 +166,15 @@ class PersonView(SchoolScopedView):
 
     def subject_ids(self, model: Any) -> list[int]:
         return [model.id]
+
+    def on_model_change(self, form: Any, model: Any, is_created: bool) -> None:
+        newly_left = model.left_on is not None and (
+            is_created or inspect(model).attrs.left_on.history.has_changes()
+        )
+        super().on_model_change(form, model, is_created)
+        if newly_left:
+            # Same rule as the roster import: someone who left keeps no reference faces.
+            emit(db.session, PersonLeft(model.school_id, model.id, model.left_on, utcnow()))
 
 
 class GuardianView(SchoolScopedView):

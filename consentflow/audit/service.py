@@ -43,10 +43,22 @@ class Actor:
         return cls(None, label)
 
 
-def _last_hash(session: Session) -> str:
-    if session.get_bind().dialect.name == "postgresql":
-        # Serialise appends so two transactions never chain onto the same head.
+def _lock_chain(session: Session) -> None:
+    """Serialise appends so two transactions never chain onto the same head.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: a no-op write
+    takes the database write lock now (waiting up to busy_timeout), so the
+    head read below cannot go stale before our insert.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
+    elif dialect == "sqlite":
+        session.execute(text("UPDATE audit_event SET id = id WHERE 1 = 0"))
+
+
+def _last_hash(session: Session) -> str:
+    _lock_chain(session)
     last = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
     return last or GENESIS
 

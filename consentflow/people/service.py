@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from consentflow.audit.service import Actor, record_event
 from consentflow.errors import InvalidInput, NotFound
+from consentflow.events import PersonLeft, emit
 from consentflow.models import Guardian, Person, School, person_guardian
 from consentflow.people.import_csv import GuardianIn, ParsedRow, parse_roster
 
@@ -96,6 +97,7 @@ def import_roster(session: Session, *, actor: Actor, school_id: int, data: bytes
                 record_event(session, actor=actor, school_id=school_id, action="person.left",
                              object_type="person", object_id=person.id, subject_ids=[person.id],
                              details={"left_on": today.isoformat(), "source": "roster import"}, now=now)
+                emit(session, PersonLeft(school_id, person.id, today, now))
                 report.rows.append(RowResult(0, person.external_id, person.full_name, "left",
                                              "missing from this export"))
     session.flush()

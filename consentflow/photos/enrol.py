@@ -12,7 +12,7 @@ kept; the portrait itself is not stored.
 Deletion hooks (for the roster and consent code):
   * ``PurposesWithdrawn`` with ``face_matching`` -> ``purge_reference_faces``
     (subscribed below, runs in the withdrawing transaction);
-  * a person marked as left -> call ``on_person_left(session, person_id, actor, now)``.
+  * ``PersonLeft`` (roster import, admin edit) -> ``purge_reference_faces``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from consentflow.audit.service import Actor, record_event
 from consentflow.consent.effective import consent_map
 from consentflow.errors import ConsentMissing, InvalidInput, InvalidState
-from consentflow.events import PurposesWithdrawn, subscribe
+from consentflow.events import PersonLeft, PurposesWithdrawn, subscribe
 from consentflow.faces.engine import EngineSettings, detect_faces, encode_faces, prepare_image
 from consentflow.faces.matching import ReferenceIndex
 from consentflow.models import Face, Person, ReferenceFace, School, utcnow
@@ -132,10 +132,8 @@ def purge_reference_faces(session: Session, person_id: int, actor: Actor, reason
     return len(refs)
 
 
-def on_person_left(session: Session, person_id: int, actor: Actor,
-                   now: datetime | None = None) -> int:
-    """Hook for the roster: a person who left keeps no reference faces."""
-    return purge_reference_faces(session, person_id, actor, "left school", now)
+def _on_left(session: Session, event: PersonLeft) -> None:
+    purge_reference_faces(session, event.person_id, Actor.system("roster"), "left school", event.at)
 
 
 def _on_withdrawn(session: Session, event: PurposesWithdrawn) -> None:
@@ -145,6 +143,7 @@ def _on_withdrawn(session: Session, event: PurposesWithdrawn) -> None:
 
 
 subscribe(PurposesWithdrawn, _on_withdrawn)
+subscribe(PersonLeft, _on_left)
 
 
 # Decrypted encodings by token: a token only decrypts to one vector, so the

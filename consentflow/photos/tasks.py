@@ -3,8 +3,8 @@
 ``process_photo`` commits its claim before the face work on purpose (see
 ``processing``): the one exception to "commit once", so that a killed worker
 leaves a ``processing`` photo that ``recover_stale_photos`` finds again.
-Wire ``recover_stale_photos`` as a periodic task and at worker start; the
-album status page and ``flask photos reprocess --stale`` also trigger it.
+``recover_stale_photos`` runs every five minutes in the worker; the album
+status page and ``flask photos reprocess --stale`` also trigger it.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def process_photo(photo_id: int) -> str:
     return "done"
 
 
-@job("recover_stale_photos", retries=0)
+@job("recover_stale_photos", retries=0, every_minutes=5)
 def recover_stale_photos() -> int:
     """Re-queue photos whose worker vanished (safe: a claim is taken at most once)."""
     return requeue_stale()

@@ -170,3 +170,16 @@ def test_reviewer_decisions_survive_reprocessing(app, db_session, setup) -> None
     assert review.face_id == new_left.id and new_left.source == "detector"
     assert db_session.scalar(select(func.count()).select_from(Face).where(
         Face.photo_id == result.photo_id)) == 2
+
+
+def test_stale_recovery_is_scheduled_in_the_worker(app) -> None:
+    """A killed worker's photo is found again without anyone opening a page."""
+    from datetime import datetime, timezone
+
+    from consentflow.jobs import get_queue
+
+    huey = get_queue(app).huey
+    names = {task.name for task in huey._registry.periodic_tasks}
+    assert "recover_stale_photos.periodic" in names
+    periodic = next(t for t in huey._registry.periodic_tasks if t.name == "recover_stale_photos.periodic")
+    assert periodic.validate_datetime(datetime(2026, 11, 21, 10, 5, tzinfo=timezone.utc))

@@ -100,3 +100,36 @@ def test_unique_prev_hash_forbids_forks(db_session) -> None:
     with pytest.raises(IntegrityError):
         db_session.commit()
     db_session.rollback()
+
+
+def test_concurrent_writers_never_clash(app, db_session) -> None:
+    """Parallel transactions (threads = web requests, workers) all append and the chain holds."""
+    import threading
+
+    from consentflow.extensions import db
+
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def writer(n: int) -> None:
+        try:
+            barrier.wait()
+            for i in range(8):
+                with app.app_context():
+                    # Read first, as real use cases do, then append.
+                    db.session.scalar(select(AuditEvent.id).limit(1))
+                    record_event(db.session, actor=Actor.system(f"w{n}"), action="test.concurrent",
+                                 object_type="thing", object_id=f"{n}-{i}")
+                    db.session.commit()
+                    db.session.remove()
+        except BaseException as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    result = verify_chain(db_session, app.config["AUDIT_HEAD_FILE"])
+    assert result.ok and result.checked == 32

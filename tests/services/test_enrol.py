@@ -14,7 +14,7 @@ from consentflow.events import PurposesWithdrawn, emit
 from consentflow.faces.engine import EngineSettings, detect_faces, encode_faces, prepare_image
 from consentflow.models import AuditEvent, Face, ReferenceFace
 from consentflow.photos.crypto import EncodingCipher, FaceKeyError, cipher_from_config, load_key
-from consentflow.photos.enrol import on_person_left, reference_index
+from consentflow.photos.enrol import reference_index
 from tests import factories
 from tests.jobs.photo_helpers import (ACTOR, FACES, NOW, TODAY, enrol, face_bytes, faces_of,
                                       give_consent, run_jobs, upload)
@@ -105,11 +105,19 @@ def test_other_withdrawals_keep_reference_faces(app, db_session):
 
 
 def test_person_who_left_loses_reference_faces(app, db_session):
+    """Leaving is found by the roster import; the reference faces go in the same transaction."""
+    from consentflow.people.service import import_roster
+
     school = factories.school(db_session, biometric_mode="all")
-    person = factories.person(db_session, school=school)
-    enrol(app, db_session, school, person, "obama.jpg")
-    person.left_on = TODAY
-    assert on_person_left(db_session, person.id, ACTOR, NOW) == 1
-    assert db_session.scalar(select(func.count()).select_from(ReferenceFace)) == 0
+    stays = factories.person(db_session, school=school, external_id="100001")
+    leaves = factories.person(db_session, school=school, external_id="100002")
+    enrol(app, db_session, school, stays, "obama.jpg")
+    enrol(app, db_session, school, leaves, "biden.jpg")
+    roster = b"Student number;First name;Last name;Date of birth;Class\n100001;Sam;Stays;01-05-2012;2A\n"
+    import_roster(db_session, actor=ACTOR, school_id=school.id, data=roster, kind="student",
+                  today=TODAY, now=NOW)
+    assert leaves.left_on == TODAY
+    remaining = db_session.scalars(select(ReferenceFace.person_id)).all()
+    assert remaining == [stays.id]
     with pytest.raises(InvalidState):
-        enrol(app, db_session, school, person, "obama2.jpg")
+        enrol(app, db_session, school, leaves, "obama2.jpg")

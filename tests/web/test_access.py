@@ -82,3 +82,20 @@ def test_privacy_can_read_audit_but_not_edit_people(client, auth, db_session) ->
     assert client.get("/admin/auditevent/").status_code == 200
     assert client.get("/admin/person/").status_code == 403
     assert client.get("/admin/auditevent/edit/?id=1").status_code in (302, 403, 404)
+
+
+def test_marking_left_in_admin_emits_person_left(client, auth, db_session) -> None:
+    from consentflow.events import PersonLeft, subscribe
+
+    seen: list[int] = []
+    subscribe(PersonLeft, lambda _session, event: seen.append(event.person_id))
+    school = factories.school(db_session)
+    person = factories.person(db_session, school=school, first="Leaving")
+    db_session.commit()
+    auth.as_role(db_session, "admin", school=school)
+    form = {"kind": "student", "external_id": person.external_id, "first_name": "Leaving",
+            "last_name": person.last_name, "date_of_birth": "2012-05-01", "group_name": "2A",
+            "left_on": "2026-11-01", "csrf_token": auth.csrf(f"/admin/person/edit/?id={person.id}")}
+    response = client.post(f"/admin/person/edit/?id={person.id}", data=form)
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    assert person.id in seen
