@@ -18,8 +18,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consentflow.models import ConsentRecord, Face, FaceReview, Person, SchoolYear
-from consentflow.photos.decisions import FaceFacts, ReviewFacts, persons_to_check
+from consentflow.models import ConsentRecord, Face, FaceReview, Person
+from consentflow.consent.effective import allows, consent_map
+from consentflow.photos.decisions import FaceFacts, ReviewFacts, consent_purpose, persons_to_check
 from consentflow.photos.decisions import decide_photo as rules_decide_photo
 from consentflow.publish.redact import Box, Decision, PlannedFace
 
@@ -31,7 +32,7 @@ IDENTIFYING_KINDS = frozenset({"confirm", "assign"})
 
 def purpose_key(channel: str) -> str:
     """Consent purpose for publishing a photo on a channel: "website" -> "website.photo"."""
-    return channel if "." in channel else f"{channel}.photo"
+    return consent_purpose(channel)
 
 
 def channel_of(purpose: str) -> str:
@@ -44,41 +45,13 @@ def channel_of(purpose: str) -> str:
 def consent_records(
     session: Session, person_ids: Iterable[int], purposes: Iterable[str], on: date
 ) -> dict[tuple[int, str], ConsentRecord | None]:
-    """The effective record per (person, purpose) on a date; None means no consent.
+    """The record that allows each (person, purpose) on a date; None means no consent.
 
-    Uses the consent registry's ``consent_map`` (one rule used everywhere);
-    the fallback below implements the same SPEC §3 rule for as long as that
-    module is not there.
+    One rule used everywhere: the consent registry's ``consent_map``, keeping
+    a record only where it says yes to that purpose.
     """
-    ids = sorted(set(person_ids))
-    keys = sorted(set(purposes))
-    try:
-        from consentflow.consent.effective import consent_map  # type: ignore[import-not-found]
-    except ImportError:
-        consent_map = None
-    if consent_map is not None:
-        raw = consent_map(session, ids, keys, on)
-        return {k: (v if v is not None and v.decisions.get(k[1]) is True else None)
-                for k, v in raw.items()}
-    result: dict[tuple[int, str], ConsentRecord | None] = {}
-    for person_id in ids:
-        record = _latest_record(session, person_id, on)
-        for key in keys:
-            granted = record is not None and record.decisions.get(key) is True
-            result[(person_id, key)] = record if granted else None
-    return result
-
-
-def _latest_record(session: Session, person_id: int, on: date) -> ConsentRecord | None:
-    """Latest record of the school year containing ``on`` (SPEC §3: no record, no consent)."""
-    return session.scalar(
-        select(ConsentRecord)
-        .join(SchoolYear, SchoolYear.id == ConsentRecord.school_year_id)
-        .where(ConsentRecord.person_id == person_id, SchoolYear.starts_on <= on,
-               SchoolYear.ends_on >= on)
-        .order_by(ConsentRecord.signed_at.desc(), ConsentRecord.id.desc())
-        .limit(1)
-    )
+    raw = consent_map(session, sorted(set(person_ids)), sorted(set(purposes)), on)
+    return {key: (record if allows(record, key[1]) else None) for key, record in raw.items()}
 
 
 # --- faces after review ---------------------------------------------------------
