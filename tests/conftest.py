@@ -85,6 +85,8 @@ def make_app(database_url: str, instance: Path, **overrides: Any) -> Flask:
         "QUEUE_BACKEND": "memory",
         "QUEUE_SQLITE_PATH": str(instance / "queue.db"),
         "SERVER_NAME": "localhost",
+        # Tests read English; the Dutch default is tested on its own (test_auth).
+        "BABEL_DEFAULT_LOCALE": "en",
     }
     config.update(overrides)
     app = create_app(config)

@@ -89,6 +89,17 @@ def test_password_change_ends_old_sessions(client, auth, db_session) -> None:
 def test_language_switch(client, auth, db_session) -> None:
     user = _user(db_session)
     auth.login(user.email)
+    client.post("/lang/nl", data={"csrf_token": auth.csrf(), "next": "/"})
     assert "Uitloggen" in client.get("/").get_data(as_text=True)
     client.post("/lang/en", data={"csrf_token": auth.csrf(), "next": "/"})
     assert "Log out" in client.get("/").get_data(as_text=True)
+
+
+def test_dutch_is_the_default_language(migrated, tmp_path) -> None:
+    from consentflow.config import default_config
+    from tests.conftest import make_app
+
+    assert default_config(str(tmp_path))["BABEL_DEFAULT_LOCALE"] == "nl"
+    app = make_app(migrated, tmp_path / "nl", BABEL_DEFAULT_LOCALE="nl")
+    page = app.test_client().get("/login").get_data(as_text=True)
+    assert "Inloggen" in page and 'lang="nl"' in page
