@@ -63,9 +63,13 @@ bench: install
 	$(UV) run --frozen python bench/match.py
 	$(UV) run --frozen python bench/throughput.py
 
+# Refresh the README screenshots from the browser tests (Dutch UI, real flow).
+screenshots: install system-deps
+	CONSENTFLOW_SCREENSHOTS=1 $(UV) run --frozen pytest -q -m e2e
+
 translations:
 	$(UV) run --frozen pybabel extract -F babel.cfg -k _l -k lazy_gettext -o consentflow/translations/messages.pot .
 	$(UV) run --frozen pybabel update -i consentflow/translations/messages.pot -d consentflow/translations
 	$(UV) run --frozen pybabel compile -d consentflow/translations
 
-.PHONY: help uv install system-deps run test test-pg bench translations
+.PHONY: help uv install system-deps run test test-pg bench screenshots translations

@@ -20,6 +20,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,13 @@ from tests import factories
 CHROMIUM = os.environ.get("CONSENTFLOW_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# The README's screenshots are refreshed only on request (`make screenshots`),
+# so a test run never modifies tracked files.
+SCREENSHOTS = (
+    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    if os.environ.get("CONSENTFLOW_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "consentflow-screenshots"
+)
 PHONE = {"width": 390, "height": 844}
 
 
