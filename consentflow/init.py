@@ -110,6 +110,10 @@ def init_blueprints(app: Flask) -> None:
     for module in _feature_blueprints():
         app.register_blueprint(module.bp)
 
+    from consentflow.labels import register_filters
+
+    register_filters(app)
+
     @app.context_processor
     def _inject() -> dict[str, Any]:
         from consentflow.templating import layout_context

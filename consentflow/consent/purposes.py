@@ -6,17 +6,9 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 
+from consentflow.labels import CHANNEL_LABELS, MEDIUM_LABELS
 from consentflow.models.consent import CHANNELS, DEFAULT_PURPOSES, FACE_MATCHING, MEDIA
 
-CHANNEL_LABELS = {
-    "website": _l("School website"),
-    "social_media": _l("School social media accounts"),
-    "newsletter": _l("Newsletter"),
-    "prospectus": _l("Prospectus and school guide"),
-    "parent_portal": _l("Closed parent portal"),
-    "press": _l("Press (newspapers, local TV)"),
-}
-MEDIUM_LABELS = {"photo": _l("Photos"), "video": _l("Video")}
 FACE_MATCHING_LABEL = _l("Face recognition in school photos")
 FACE_MATCHING_HELP = _l(
     "The school may compare faces in event photos with a portrait, only to show or blur "

@@ -7,16 +7,10 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectMultipleField, StringField, TextAreaField, widgets
 from wtforms.validators import DataRequired, Length
 
+from consentflow.labels import CHANNEL_LABELS, LABELS
+
 from consentflow.models.consent import CHANNELS
 
-CHANNEL_LABELS = {
-    "website": _l("School website"),
-    "social_media": _l("School social media accounts"),
-    "newsletter": _l("Newsletter"),
-    "prospectus": _l("Prospectus and school guide"),
-    "parent_portal": _l("Closed parent portal"),
-    "press": _l("Press (newspapers, local TV)"),
-}
 
 # Keys are ImageRejected codes and upload statuses (consentflow.photos.imaging).
 UPLOAD_MESSAGES = {
@@ -33,16 +27,7 @@ UPLOAD_MESSAGES = {
     "no_file": _l("No file was sent."),
 }
 
-STATE_LABELS = {
-    "uploaded": _l("Waiting"),
-    "processing": _l("Processing"),
-    "needs_review": _l("Ready for review"),
-    "approved": _l("Approved"),
-    "published": _l("Published"),
-    "rejected": _l("Rejected"),
-    "failed": _l("Failed"),
-    "withdrawn": _l("Withdrawn"),
-}
+STATE_LABELS = LABELS["photo_state"]
 
 
 class MultiCheckboxField(SelectMultipleField):

@@ -1,0 +1,75 @@
+"""Human labels for stored codes (states, statuses, channels), translated lazily.
+
+Templates show ``value|label("photo_state")`` and ``value|tone("photo_state")``
+(a CSS badge class) instead of raw codes; no wording lives in templates.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import lazy_gettext as _l
+
+CHANNEL_LABELS = {
+    "website": _l("School website"),
+    "social_media": _l("School social media accounts"),
+    "newsletter": _l("Newsletter"),
+    "prospectus": _l("Prospectus and school guide"),
+    "parent_portal": _l("Closed parent portal"),
+    "press": _l("Press (newspapers, local TV)"),
+}
+MEDIUM_LABELS = {"photo": _l("Photos"), "video": _l("Video")}
+
+LABELS = {
+    "photo_state": {
+        "uploaded": _l("Waiting"),
+        "processing": _l("Processing"),
+        "needs_review": _l("Ready for review"),
+        "approved": _l("Approved"),
+        "published": _l("Published"),
+        "rejected": _l("Rejected"),
+        "failed": _l("Failed"),
+        "withdrawn": _l("Withdrawn"),
+    },
+    "purpose_status": {
+        "pending": _l("not yet approved"),
+        "approved": _l("Approved"),
+        "blocked": _l("Blocked"),
+    },
+    "link_state": {
+        "active": _l("active"),
+        "revoked": _l("revoked"),
+        "closed": _l("round closed"),
+        "expired": _l("expired"),
+    },
+    "import_status": {
+        "created": _l("created"),
+        "updated": _l("updated"),
+        "unchanged": _l("unchanged"),
+        "rejected": _l("rejected"),
+        "left": _l("marked as left"),
+    },
+    "channel": CHANNEL_LABELS,
+}
+
+TONES = {
+    "photo_state": {"needs_review": "warn", "approved": "ok", "published": "ok",
+                    "rejected": "bad", "failed": "bad", "withdrawn": "bad"},
+    "purpose_status": {"approved": "ok", "blocked": "bad"},
+    "link_state": {"active": "ok", "revoked": "bad", "closed": "bad", "expired": "bad"},
+    "import_status": {"created": "ok", "updated": "ok", "rejected": "bad", "left": "warn"},
+}
+
+
+def label(value: str, kind: str) -> str:
+    """The translated label of a code; unknown codes are shown as they are."""
+    return str(LABELS.get(kind, {}).get(value, value))
+
+
+def tone(value: str, kind: str) -> str:
+    """The badge class (ok / warn / bad / empty) of a code."""
+    return TONES.get(kind, {}).get(value, "")
+
+
+def register_filters(app: Flask) -> None:
+    app.add_template_filter(label, "label")
+    app.add_template_filter(tone, "tone")
