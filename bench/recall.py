@@ -35,17 +35,26 @@ CONFIGS: dict[str, EngineSettings] = {
     "hog0": _cfg(hog=True, hog_upsample=0),
     "hog1": _cfg(hog=True, hog_upsample=1),
     "hog2": _cfg(hog=True, hog_upsample=2),
-    "cf": _cfg(centerface=True, centerface_threshold=0.4),
+    "cf@0.4": _cfg(centerface=True, centerface_threshold=0.4),
     "cf@0.3": _cfg(centerface=True, centerface_threshold=0.3),
-    "cf+tiles1.5x": _cfg(centerface=True, tiling=True, tile_upscale=1.5),
-    "cf+tiles2x": _cfg(centerface=True, tiling=True, tile_upscale=2.0),
-    "hog0+cf": _cfg(hog=True, hog_upsample=0, centerface=True),
-    "hog1+cf": _cfg(hog=True, hog_upsample=1, centerface=True),
-    "hog1+cf+tiles1.5x": _cfg(
-        hog=True, hog_upsample=1, centerface=True, tiling=True, tile_upscale=1.5
+    "cf@0.4+tiles1.5x": _cfg(
+        centerface=True, centerface_threshold=0.4, tiling=True, tile_upscale=1.5
     ),
-    "hog1+cf+tiles2x": _cfg(
-        hog=True, hog_upsample=1, centerface=True, tiling=True, tile_upscale=2.0
+    "cf@0.4+tiles2x": _cfg(
+        centerface=True, centerface_threshold=0.4, tiling=True, tile_upscale=2.0
+    ),
+    "cf@0.3+tiles1.5x": _cfg(
+        centerface=True, centerface_threshold=0.3, tiling=True, tile_upscale=1.5
+    ),
+    "hog0+cf@0.3": _cfg(hog=True, hog_upsample=0, centerface=True, centerface_threshold=0.3),
+    "hog1+cf@0.3": _cfg(hog=True, hog_upsample=1, centerface=True, centerface_threshold=0.3),
+    "hog1+cf@0.4+tiles2x": _cfg(
+        hog=True,
+        hog_upsample=1,
+        centerface=True,
+        centerface_threshold=0.4,
+        tiling=True,
+        tile_upscale=2.0,
     ),
     "default": DEFAULT,
 }

@@ -41,6 +41,12 @@ _CENTERFACE_STRIDE = 4
 _CENTERFACE_ALIGN = 32
 
 _lock = threading.Lock()
+
+# dlib's detector and models are shared by the threads of a process and are
+# not safe to call from two threads at once (seen as a process abort). Worker
+# processes are single-threaded; web processes (portrait enrolment, the
+# publication check) are not, so every dlib call takes this lock.
+DLIB_LOCK = threading.Lock()
 _hog_cache: dict[int, _HogDetector] = {}
 _centerface_cache: dict[tuple[int, int], CenterFace] = {}
 
@@ -71,9 +77,7 @@ def _hog() -> _HogDetector:
         return detector
 
 
-def hog_detect(
-    rgb: RGBArray | npt.NDArray[np.uint8], upsample: int, adjust_threshold: float = 0.0
-) -> Detections:
+def hog_detect(rgb: RGBArray, upsample: int, adjust_threshold: float = 0.0) -> Detections:
     """dlib's HOG frontal detector, ``upsample`` pyramid doublings (finds ~80/2^n px faces).
 
     ``adjust_threshold`` below 0 trades precision for recall (dlib's SVM
@@ -83,7 +87,9 @@ def hog_detect(
     # Greyscale: ~30% faster than dlib's per-channel gradients, and the same
     # faces found on the recall set (bench/recall.py).
     grey = np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).convert("L"))
-    rects, scores, _ = _hog().run(grey, upsample, adjust_threshold)
+    detector = _hog()
+    with DLIB_LOCK:
+        rects, scores, _ = detector.run(grey, upsample, adjust_threshold)
     if len(rects) == 0:
         return empty_detections()
     out = np.array(
@@ -174,6 +180,9 @@ def centerface(threads: int = 1) -> CenterFace:
     with _lock:
         model = _centerface_cache.get(key)
         if model is None:
+            # Sessions copied from a parent process by fork are dropped, not used.
+            for stale in [k for k in _centerface_cache if k[0] != key[0]]:
+                del _centerface_cache[stale]
             model = CenterFace(threads)
             _centerface_cache[key] = model
         return model

@@ -28,6 +28,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from consentflow.faces.detectors import DLIB_LOCK
+
 EncodingModel = Literal["small", "large"]
 Encoding = npt.NDArray[np.float64]
 
@@ -131,7 +133,8 @@ def encode_crops(
             round((right - c_left) * fx) - 1,
             round((bottom - c_top) * fy) - 1,
         )
-        shape = predictor(pixels, rect)
-        descriptor = recogniser.compute_face_descriptor(pixels, shape, jitters)
+        with DLIB_LOCK:
+            shape = predictor(pixels, rect)
+            descriptor = recogniser.compute_face_descriptor(pixels, shape, jitters)
         encodings.append(np.array(descriptor, dtype=np.float64))
     return encodings

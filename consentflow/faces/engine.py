@@ -49,13 +49,13 @@ class EngineSettings:
     # dlib SVM decision threshold; below 0 finds more faces and more non-faces.
     hog_threshold: float = 0.0
     centerface: bool = True
-    centerface_threshold: float = 0.4
+    centerface_threshold: float = 0.3
     centerface_threads: int = 1
     # Second CenterFace pass over enlarged overlapping tiles, for small faces.
     tiling: bool = True
     tile_size: int = 1024
     tile_overlap: int = 128
-    tile_upscale: float = 2.0
+    tile_upscale: float = 1.5
     # Boxes (from any detector or tile) overlapping at least this much are one face.
     merge_iou: float = 0.3
     # Boxes narrower than this (original pixels) are dropped.

@@ -21,11 +21,14 @@ import numpy.typing as npt
 # strict"; dlib reports 99.38% on LFW at 0.6). Distances up to LOOSE are
 # possible matches worth showing a reviewer.
 LOOSE_THRESHOLD = 0.6
-# An automatic match must be clearly inside that tolerance: the dlib model was
-# trained on adult faces and separates children (and siblings) less well, and
-# a wrong automatic match can show a child without consent. Same-person pairs
-# in bench/match.py sit around 0.3-0.45, different people above 0.7, so 0.5
-# keeps true matches while leaving a 0.1 band that goes to review.
+# An automatic match must be clearly inside that tolerance: face_recognition's
+# README warns that the model is trained on adults, "does not work very well on
+# children" and mixes them up at 0.6; a wrong automatic match can show a
+# child without consent. Measured with
+# bench/thresholds.py on the real test images (adults, small sample): same
+# person on different photos median 0.40, 95th percentile 0.56; different
+# people never below 0.60 (0.59 for 17-43 px faces). 0.5 auto-matches most
+# true pairs (61 of 74) and sends the 0.5-0.6 band to a reviewer as "weak".
 STRICT_THRESHOLD = 0.5
 # Two different people this close to each other in distance are not told
 # apart reliably: the face is "ambiguous", a reviewer decides.
