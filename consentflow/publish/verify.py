@@ -14,7 +14,6 @@ blurred person the matcher still finds: publication must be refused.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,11 +30,6 @@ from consentflow.faces.engine import (
 )
 from consentflow.faces.matching import LOOSE_THRESHOLD
 from consentflow.publish.redact import Box
-
-
-# dlib's detector aborts the process when two threads run it at once; a
-# threaded web server may publish two photos concurrently, so serialise.
-_ENGINE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -74,8 +68,8 @@ def check_derivative(
     settings = settings or EngineSettings()
     if not blurred and not references:
         return CheckResult(0, ())
-    with _ENGINE_LOCK:
-        return _check(original, derivative, blurred, references, settings, tolerance)
+    # Thread safety of the dlib calls is the engine's own concern (DLIB_LOCK).
+    return _check(original, derivative, blurred, references, settings, tolerance)
 
 
 def _check(
