@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal, NamedTuple
+from typing import BinaryIO, Literal, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -70,6 +70,30 @@ class EngineSettings:
         return dict(asdict(self))
 
 
+class BoxLike(Protocol):
+    """Anything with pixel edges (right/bottom exclusive)."""
+
+    @property
+    def left(self) -> int: ...
+    @property
+    def top(self) -> int: ...
+    @property
+    def right(self) -> int: ...
+    @property
+    def bottom(self) -> int: ...
+
+
+def box_iou(a: BoxLike, b: BoxLike) -> float:
+    """Intersection over union of two boxes (0 when they do not overlap)."""
+    w = min(a.right, b.right) - max(a.left, b.left)
+    h = min(a.bottom, b.bottom) - max(a.top, b.top)
+    inter = max(0, w) * max(0, h)
+    area_a = max(0, a.right - a.left) * max(0, a.bottom - a.top)
+    area_b = max(0, b.right - b.left) * max(0, b.bottom - b.top)
+    union = area_a + area_b - inter
+    return inter / union if union > 0 else 0.0
+
+
 @dataclass(frozen=True)
 class FaceBox:
     """A face in ORIGINAL pixel coordinates of the EXIF-transposed image.
@@ -102,11 +126,7 @@ class FaceBox:
 
     def iou(self, other: FaceBox) -> float:
         """Intersection over union with ``other``."""
-        w = min(self.right, other.right) - max(self.left, other.left)
-        h = min(self.bottom, other.bottom) - max(self.top, other.top)
-        inter = max(0, w) * max(0, h)
-        union = self.area + other.area - inter
-        return inter / union if union > 0 else 0.0
+        return box_iou(self, other)
 
 
 @dataclass(frozen=True, eq=False)

@@ -19,6 +19,8 @@ from typing import BinaryIO, Literal
 
 from PIL import Image, ImageFilter, ImageOps
 
+from consentflow.faces.engine import box_iou
+
 Decision = Literal["show", "blur_no_consent", "blur_unknown"]
 BLUR_DECISIONS: frozenset[str] = frozenset({"blur_no_consent", "blur_unknown"})
 
@@ -47,11 +49,7 @@ class Box:
         return max(0, self.right - self.left) * max(0, self.bottom - self.top)
 
     def iou(self, other: Box) -> float:
-        w = min(self.right, other.right) - max(self.left, other.left)
-        h = min(self.bottom, other.bottom) - max(self.top, other.top)
-        inter = max(0, w) * max(0, h)
-        union = self.area + other.area - inter
-        return inter / union if union > 0 else 0.0
+        return box_iou(self, other)
 
 
 @dataclass(frozen=True)

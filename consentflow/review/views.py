@@ -71,6 +71,14 @@ def _run(action: Any) -> bool:
     return True
 
 
+def _owned_face(face_id: int) -> tuple[Face, Photo]:
+    """A face and its photo, if the photo belongs to the current school (else 404)."""
+    face = db.session.get(Face, face_id)
+    if face is None:
+        abort(404)
+    return face, get_owned(Photo, face.photo_id)
+
+
 @bp.route("/")
 @require_role("pr")
 def index() -> Any:
@@ -129,10 +137,7 @@ def image(photo_id: int) -> Any:
 @bp.route("/face/<int:face_id>/crop")
 @require_role("pr")
 def crop(face_id: int) -> Any:
-    face = db.session.get(Face, face_id)
-    if face is None:
-        abort(404)
-    found = get_owned(Photo, face.photo_id)
+    face, found = _owned_face(face_id)
     if found.storage_key is None:
         abort(404)
     upright = load_upright(_storage().read(found.storage_key))
@@ -163,10 +168,7 @@ def preview(photo_id: int, channel: str) -> Any:
 @bp.route("/face/<int:face_id>/decide", methods=["POST"])
 @require_role("pr")
 def decide(face_id: int) -> Any:
-    face = db.session.get(Face, face_id)
-    if face is None:
-        abort(404)
-    found = get_owned(Photo, face.photo_id)
+    face, found = _owned_face(face_id)
     default = url_for("review.photo", photo_id=found.id)
     form = FaceDecisionForm()
     if not form.validate_on_submit():
@@ -184,10 +186,7 @@ def decide(face_id: int) -> Any:
 @bp.route("/face/<int:face_id>/undo", methods=["POST"])
 @require_role("pr")
 def undo(face_id: int) -> Any:
-    face = db.session.get(Face, face_id)
-    if face is None:
-        abort(404)
-    found = get_owned(Photo, face.photo_id)
+    face, found = _owned_face(face_id)
     form = VersionedForm()
     if form.validate_on_submit():
         _run(lambda: service.undo_review(db.session, actor=current_actor(),
