@@ -51,7 +51,7 @@ test: install system-deps
 	$(UV) run --frozen pytest -q
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 		echo "== again on PostgreSQL ($$TEST_DATABASE_URL)"; \
-		$(UV) run --frozen pytest -q -m "not e2e"; \
+		$(UV) run --frozen pytest -q; \
 	fi
 
 test-pg:

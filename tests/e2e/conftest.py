@@ -68,13 +68,19 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 
     from consentflow import create_app
 
+    from tests.conftest import _server_database
+
     instance = tmp_path_factory.mktemp("live-instance")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
+    # The same database engine as the rest of the run (PostgreSQL on CI's second pass).
+    base = os.environ.get("TEST_DATABASE_URL", "")
+    server_db = _server_database(base) if base.startswith("postgresql") else None
+    database_url = next(server_db) if server_db else f"sqlite:///{instance / 'live.db'}"
     app = create_app({
         "TESTING": True,
         "SECRET_KEY": "live-server-test-secret-key",
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance / 'live.db'}",
+        "SQLALCHEMY_DATABASE_URI": database_url,
         "INSTANCE_PATH": str(instance),
         "STORAGE_DIR": str(instance / "storage"),
         "AUDIT_HEAD_FILE": str(instance / "audit-head.json"),
@@ -97,12 +103,16 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             from consentflow.extensions import db
 
             db.engine.dispose()
+        if server_db is not None:
+            for _ in server_db:  # drops the throwaway database
+                pass
 
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
-        pytest.skip(f"chromium not found at {CHROMIUM}")
+        # Never a silent skip: `make test` installs Debian's chromium first.
+        pytest.fail(f"chromium not found at {CHROMIUM}; run `make system-deps` (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
