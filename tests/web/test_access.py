@@ -99,3 +99,36 @@ def test_marking_left_in_admin_emits_person_left(client, auth, db_session) -> No
     response = client.post(f"/admin/person/edit/?id={person.id}", data=form)
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
     assert person.id in seen
+
+
+# Endpoints that are public or only need a login, on purpose. Anything else
+# must declare its roles with @require_role (Flask-Admin views check theirs
+# in is_accessible, covered by the teacher test above).
+PUBLIC_ENDPOINTS = {
+    "auth.login", "auth.logout", "auth.switch_language", "auth.switch_school",
+    "consent.public.consent_page", "consent.public.done", "home.index", "static",
+}
+ADMIN_ENDPOINT_PREFIXES = ("admin.", "person.", "guardian.", "consentform.", "consentrecord.",
+                           "user.", "school.", "auditevent.")
+
+
+def test_every_view_declares_its_roles(app) -> None:
+    unguarded = sorted(
+        rule.endpoint for rule in app.url_map.iter_rules()
+        if getattr(app.view_functions[rule.endpoint], "required_roles", None) is None
+        and rule.endpoint not in PUBLIC_ENDPOINTS
+        and not rule.endpoint.startswith(ADMIN_ENDPOINT_PREFIXES)
+    )
+    assert unguarded == [], f"views without @require_role: {unguarded}"
+
+
+def test_admin_endpoints_all_belong_to_secured_views(app) -> None:
+    from flask_admin import BaseView
+
+    from consentflow.admin.base import SchoolScopedView, SecureIndexView
+    from consentflow.admin.views import SchoolView, UserView
+
+    admin = app.extensions["admin"][0]
+    views: list[BaseView] = [admin.index_view, *admin._views]
+    secured = (SchoolScopedView, SecureIndexView, SchoolView, UserView)
+    assert all(isinstance(v, secured) for v in views), [type(v).__name__ for v in views]
