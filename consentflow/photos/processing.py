@@ -185,10 +185,10 @@ def _count(values: Any) -> dict[str, int]:
 
 def _reattach_reviews(session: Session, photo_id: int) -> None:
     """Reviewer decisions survive reprocessing: one rule, owned by the review code."""
-    try:
-        from consentflow.review.rules import reattach_reviews
-    except ImportError:  # the review package is not there yet
-        return
+    # Imported here: review.rules builds on photos.decisions, so a module-level
+    # import would be circular.
+    from consentflow.review.rules import reattach_reviews
+
     reattach_reviews(session, photo_id)
 
 
