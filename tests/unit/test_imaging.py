@@ -94,3 +94,20 @@ def test_thumbnail_carries_no_metadata() -> None:
         assert max(im.size) <= 120
         assert not im.getexif()
         assert "exif" not in im.info
+
+
+def test_camera_metadata_with_xmp_is_not_mistaken_for_a_polyglot() -> None:
+    """Lightroom and phone exports carry XMP (XML) and comments; they are ordinary photos."""
+    xmp = (
+        b'<?xpacket begin="\xef\xbb\xbf" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+        b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        b'<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+        b'<dc:creator><rdf:Seq><rdf:li>J. Fotograaf</rdf:li></rdf:Seq></dc:creator>'
+        b"</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end=\"w\"?>"
+    )
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (120, 80, 40)).save(buf, "JPEG", xmp=xmp, comment=b"Sportdag <2026>")
+    data = buf.getvalue()
+    assert b"x:xmpmeta" in data
+    info = validate_image(data, Limits())
+    assert info.width == 64 and info.height == 48
