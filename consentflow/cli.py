@@ -123,8 +123,15 @@ def audit_head() -> None:
 @click.option("--workers", default=2, show_default=True, help="Worker processes.")
 @with_appcontext
 def worker_command(workers: int) -> None:
+    import logging
+
     from consentflow.jobs import get_queue
 
+    # Job start/failure lines (with the job id and photo id) for the system administrator.
+    logging.basicConfig(
+        level=current_app.config.get("WORKER_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(processName)s %(name)s %(levelname)s %(message)s",
+    )
     queue = get_queue()
     if current_app.config["QUEUE_BACKEND"] == "memory":
         _fail(DomainError("The memory queue cannot be shared with a worker; use sqlite or redis."))
