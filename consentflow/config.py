@@ -41,6 +41,8 @@ def default_config(instance_path: str) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": 512 * 1024 * 1024,
         "UPLOAD_MAX_BYTES": 60 * 1024 * 1024,
         "UPLOAD_MAX_PIXELS": 80_000_000,
+        # Videos are stored for manual review only (never decoded); their own byte limit.
+        "UPLOAD_MAX_VIDEO_BYTES": 500 * 1024 * 1024,
         # Face matching thresholds (face_recognition distance).
         "MATCH_STRICT": 0.5,
         "MATCH_LOOSE": 0.6,

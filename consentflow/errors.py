@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 
@@ -59,18 +59,19 @@ class SignerRuleViolation(InvalidInput):
 def register_error_handlers(app: Flask) -> None:
     """Render domain errors and HTTP errors with the site's error page."""
 
+    def _render(code: int, name: str, message: str):  # type: ignore[no-untyped-def]
+        # API clients get JSON for every error, also for paths no route matched.
+        if request.path.startswith("/api/v1/"):
+            return jsonify({"error": name, "message": message}), code
+        return render_template("errors/error.html", code=code, message=message), code
+
     @app.errorhandler(DomainError)
     def _domain(err: DomainError):  # type: ignore[no-untyped-def]
-        return (
-            render_template("errors/error.html", code=err.status_code, message=err.message),
-            err.status_code,
-        )
+        return _render(err.status_code, type(err).__name__.lower(), err.message)
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):  # type: ignore[no-untyped-def]
         if err.code is None or err.code < 400:
             return err
-        return (
-            render_template("errors/error.html", code=err.code, message=err.description),
-            err.code,
-        )
+        return _render(err.code, (err.name or "error").lower().replace(" ", "_"),
+                       err.description or "")

@@ -132,7 +132,7 @@ def _feature_blueprints() -> list[Any]:
 
 
 # Feature blueprints, in menu order. Each package owns its views module.
-FEATURES: list[str] = ["consent", "people", "photos", "review", "publish", "privacy"]
+FEATURES: list[str] = ["consent", "people", "photos", "review", "publish", "privacy", "api"]
 
 
 def init_admin(app: Flask) -> None:

@@ -10,19 +10,23 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request,
+                   session, url_for)
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from consentflow.consent.forms import PublicConsentForm
 from consentflow.consent.links import LinkRefused, resolve_link
 from consentflow.consent.purposes import group_purposes, purpose_label
+from consentflow.consent.self_service import (OverviewRefused, check_access, published_image,
+                                              view_overview)
 from consentflow.consent.service import latest_record_in_year
 from consentflow.consent.signer import local_date
 from consentflow.consent.submit import find_submission, submit_via_link
-from consentflow.errors import DomainError, SignerRuleViolation
+from consentflow.errors import DomainError, NotFound, SignerRuleViolation
 from consentflow.extensions import db
 from consentflow.models import ConsentLink, School, utcnow
+from consentflow.photos.storage import storage_from_config
 
 bp = Blueprint("public", __name__)
 
@@ -39,6 +43,14 @@ def _refused(reason: str, status: int) -> Any:
     return render_template("public/refused.html", reason=reason), status
 
 
+def _may_see_overview(link: ConsentLink) -> bool:
+    try:
+        check_access(link, local_date(utcnow()))
+    except OverviewRefused:
+        return False
+    return True
+
+
 def _page_values(link: ConsentLink) -> dict[str, Any]:
     form = link.round.form
     on_file = latest_record_in_year(db.session, link.person_id, link.round.school_year_id)
@@ -50,6 +62,7 @@ def _page_values(link: ConsentLink) -> dict[str, Any]:
         "on_file_date": local_date(on_file.signed_at) if on_file else None,
         "chosen": dict(on_file.decisions) if on_file else {},
         "for_self": link.guardian_id is None, "year": link.round.school_year,
+        "overview_allowed": _may_see_overview(link),
     }
 
 
@@ -114,3 +127,45 @@ def done(token: str) -> Any:
     values = _page_values(link)
     return render_template("public/done.html", token=token, withdrawn=bool(request.args.get("withdrawn")),
                            **values)
+
+
+@bp.route("/c/<token>/overview")
+def overview(token: str) -> Any:
+    """Self-service access: the consent on file, its history and every published image."""
+    _language()
+    now = utcnow()
+    try:
+        link = resolve_link(db.session, current_app.config["SECRET_KEY"], token, now)
+    except LinkRefused as err:
+        return _refused(err.reason, err.status_code)
+    try:
+        data = view_overview(db.session, link=link, now=now)
+    except OverviewRefused as err:
+        db.session.rollback()
+        return _refused(err.reason, err.status_code)
+    db.session.commit()  # the audit event of this view
+    return render_template("public/overview.html", token=token, overview=data,
+                           school=db.session.get(School, link.school_id), person=link.person)
+
+
+@bp.route("/c/<token>/publication/<int:publication_id>/image")
+def publication_image(token: str, publication_id: int) -> Any:
+    """The published (redacted) file of a publication showing this link's person; never an original."""
+    now = utcnow()
+    try:
+        link = resolve_link(db.session, current_app.config["SECRET_KEY"], token, now)
+    except LinkRefused as err:
+        return _refused(err.reason, err.status_code)
+    try:
+        data = published_image(db.session, link=link, publication_id=publication_id,
+                               storage=storage_from_config(current_app.config), now=now)
+    except OverviewRefused as err:
+        return _refused(err.reason, err.status_code)
+    except NotFound:
+        abort(404)
+    response = Response(data, mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response

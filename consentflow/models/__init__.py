@@ -1,5 +1,6 @@
 """All models, imported here so metadata is complete for Alembic and the app."""
 
+from consentflow.models.api import ApiToken
 from consentflow.models.audit import AuditEvent
 from consentflow.models.base import Base, utcnow
 from consentflow.models.consent import (
@@ -19,7 +20,7 @@ from consentflow.models.school import Board, School
 from consentflow.models.user import LoginAttempt, Membership, User
 
 __all__ = [
-    "Album", "AuditEvent", "Base", "Board", "ConsentForm", "ConsentLink", "ConsentRecord",
+    "Album", "ApiToken", "AuditEvent", "Base", "Board", "ConsentForm", "ConsentLink", "ConsentRecord",
     "ConsentRound", "DEFAULT_PURPOSES", "Face", "FaceReview", "Guardian", "LoginAttempt",
     "Membership", "OutboxMessage", "Person", "Photo", "PhotoPurpose", "Publication",
     "ReferenceFace", "School", "SchoolYear", "TakedownTask", "User", "person_guardian",

@@ -16,12 +16,16 @@ from consentflow.models.consent import CHANNELS
 UPLOAD_MESSAGES = {
     "empty": _l("The file is empty."),
     "too_large": _l("The file is larger than the upload limit."),
-    "not_an_image": _l("The file is not a supported image (JPEG, PNG, WebP, HEIC/HEIF)."),
+    "not_an_image": _l("The file is not a supported image (JPEG, PNG, WebP, HEIC/HEIF) or video "
+                       "(MP4, MOV, WebM, MKV, AVI)."),
     "format_not_allowed": _l("This image format is not accepted (use JPEG, PNG, WebP or HEIC/HEIF)."),
     "too_many_pixels": _l("The image has too many pixels (possible decompression bomb)."),
     "truncated": _l("The image is truncated or damaged and cannot be decoded completely."),
     "polyglot": _l("The file contains data other than the image (e.g. HTML or an archive) and is refused."),
     "corrupt": _l("The image cannot be decoded."),
+    "video_too_large": _l("The video is larger than the video upload limit."),
+    "video_damaged": _l("The video file is damaged or not a complete MP4/MOV, WebM/MKV or AVI file."),
+    "video": _l("Video: manual review required — faces are not detected or blurred automatically."),
     "duplicate": _l("This image is already in the album."),
     "elsewhere": _l("Also in another album of the school."),
     "no_file": _l("No file was sent."),

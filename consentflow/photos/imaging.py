@@ -25,7 +25,7 @@ import warnings
 from dataclasses import dataclass
 
 import pillow_heif
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFile, ImageOps, UnidentifiedImageError
 
 pillow_heif.register_heif_opener()
 
@@ -40,6 +40,7 @@ ALLOWED_FORMATS: dict[str, str] = {
 }
 DEFAULT_MAX_BYTES = 60 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 80_000_000
+DEFAULT_MAX_VIDEO_BYTES = 500 * 1024 * 1024
 
 _MARKUP = re.compile(
     rb"<\s*(?:!doctype|html|script|svg|iframe|object|embed|body|head|meta|\?php)[\s>/]",
@@ -50,7 +51,8 @@ _ZIP_EOCD = b"PK\x05\x06"
 MESSAGES: dict[str, str] = {
     "empty": "The file is empty.",
     "too_large": "The file is larger than the upload limit.",
-    "not_an_image": "The file is not a supported image (JPEG, PNG, WebP, HEIC/HEIF).",
+    "not_an_image": "The file is not a supported image (JPEG, PNG, WebP, HEIC/HEIF) or video "
+                    "(MP4, MOV, WebM, MKV, AVI).",
     "format_not_allowed": "This image format is not accepted (use JPEG, PNG, WebP or HEIC/HEIF).",
     "too_many_pixels": "The image has too many pixels (possible decompression bomb).",
     "truncated": "The image is truncated or damaged and cannot be decoded completely.",
@@ -90,6 +92,7 @@ class ValidatedImage:
 class Limits:
     max_bytes: int = DEFAULT_MAX_BYTES
     max_pixels: int = DEFAULT_MAX_PIXELS
+    max_video_bytes: int = DEFAULT_MAX_VIDEO_BYTES
 
 
 def _zip_directory_at_end(data: bytes) -> bool:
@@ -194,3 +197,156 @@ def make_thumbnail(data: bytes, max_side: int = 480, quality: int = 82) -> bytes
         # No exif= argument: nothing of the original's metadata is carried over.
         oriented.save(out, format="JPEG", quality=quality, optimize=True)
         return out.getvalue()
+
+
+# --- video: accepted for manual review only (SPEC §4.1) ---------------------------
+#
+# No video decoder runs here: a video is recognised by its container's
+# structure, not decoded, and is never processed automatically (faces in a
+# video are neither detected nor blurred). It is stored as evidence and a
+# person reviews it by hand. The structure checks exist so that a renamed
+# HTML page or archive is refused like any other non-media file.
+
+
+# ISO base media major brands of video files (MP4, MOV, M4V, 3GP). Image
+# brands of the same container (HEIC "heic"/"mif1", AVIF "avif") are absent:
+# those files go through the image decoder.
+_MP4_BRANDS: dict[bytes, str] = {
+    **{b: "video/mp4" for b in (b"isom", b"iso2", b"iso3", b"iso4", b"iso5", b"iso6",
+                                b"mp41", b"mp42", b"mp71", b"avc1", b"dash", b"mmp4",
+                                b"MSNV", b"XAVC", b"f4v ", b"M4V ", b"M4VH", b"M4VP")},
+    b"qt  ": "video/quicktime",
+    **{b: "video/3gpp" for b in (b"3gp4", b"3gp5", b"3gp6", b"3g2a", b"3ge6", b"3gs7")},
+}
+_BOX_TYPE = re.compile(rb"^[A-Za-z0-9 _\-\xa9]{4}$")
+_EBML_MAGIC = b"\x1a\x45\xdf\xa3"
+_EBML_DOCTYPES = {b"webm": "video/webm", b"matroska": "video/x-matroska"}
+_MKV_SEGMENT = b"\x18\x53\x80\x67"
+
+MESSAGES.update({
+    "video_too_large": "The video is larger than the video upload limit.",
+    "video_damaged": "The video file is damaged or not a complete MP4/MOV, WebM/MKV or AVI file.",
+})
+
+
+@dataclass(frozen=True)
+class ValidatedVideo:
+    """A video whose container structure checked out; it is not decoded (no pixels known)."""
+
+    format: str
+    media_type: str
+    sha256: str
+    byte_size: int
+
+
+def video_container(head: bytes) -> str | None:
+    """The container a file's first bytes announce (MP4, MKV, AVI), or None; cheap, for routing."""
+    if len(head) >= 12 and head[4:8] == b"ftyp" and head[8:12] in _MP4_BRANDS:
+        return "MP4"
+    if head.startswith(_EBML_MAGIC):
+        return "MKV"
+    if len(head) >= 12 and head.startswith(b"RIFF") and head[8:12] == b"AVI ":
+        return "AVI"
+    return None
+
+
+def _mp4_media_type(data: bytes) -> str:
+    """Walk the top-level boxes: they must tile the file exactly and include a movie box."""
+    pos, kinds = 0, []
+    while pos < len(data):
+        if pos + 8 > len(data):
+            raise ImageRejected("video_damaged", "truncated box header")
+        size = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        header = 8
+        if size == 1:  # 64-bit size follows
+            if pos + 16 > len(data):
+                raise ImageRejected("video_damaged", "truncated large box header")
+            size, header = int.from_bytes(data[pos + 8:pos + 16], "big"), 16
+        elif size == 0:  # the last box runs to the end of the file
+            size = len(data) - pos
+        if not _BOX_TYPE.match(kind) or size < header or pos + size > len(data):
+            raise ImageRejected("video_damaged", f"bad box at offset {pos}")
+        kinds.append(kind)
+        pos += size
+    if not kinds or kinds[0] != b"ftyp" or b"moov" not in kinds and b"moof" not in kinds:
+        raise ImageRejected("video_damaged", "no movie box")
+    return _MP4_BRANDS[data[8:12]]
+
+
+def _vint(data: bytes, pos: int) -> tuple[int, int]:
+    """An EBML variable-length integer at ``pos``: (value, length); the marker bit is removed."""
+    if pos >= len(data) or data[pos] == 0:
+        raise ImageRejected("video_damaged", "bad EBML number")
+    length = 9 - data[pos].bit_length()
+    if pos + length > len(data):
+        raise ImageRejected("video_damaged", "truncated EBML number")
+    value = data[pos] & (0xFF >> length)
+    for byte in data[pos + 1:pos + length]:
+        value = (value << 8) | byte
+    return value, length
+
+
+def _mkv_media_type(data: bytes) -> str:
+    """The EBML header must name a WebM or Matroska document and be followed by a segment."""
+    size, n = _vint(data, 4)
+    start, end = 4 + n, 4 + n + size
+    if size > 4096 or end > len(data):
+        raise ImageRejected("video_damaged", "bad EBML header")
+    doctype, pos = None, start
+    while pos < end:
+        id_len = 9 - data[pos].bit_length() if data[pos] else 9
+        if id_len > 4:
+            raise ImageRejected("video_damaged", "bad EBML element id")
+        element = data[pos:pos + id_len]
+        length, n = _vint(data, pos + id_len)
+        value_at = pos + id_len + n
+        if value_at + length > end:
+            raise ImageRejected("video_damaged", "EBML element overruns the header")
+        if element == b"\x42\x82":
+            doctype = data[value_at:value_at + length].rstrip(b"\x00")
+        pos = value_at + length
+    if doctype not in _EBML_DOCTYPES or data[end:end + 4] != _MKV_SEGMENT:
+        raise ImageRejected("video_damaged", "not a WebM/Matroska document")
+    return _EBML_DOCTYPES[doctype]
+
+
+def _avi_media_type(data: bytes) -> str:
+    riff_size = int.from_bytes(data[4:8], "little")
+    if 8 + riff_size > len(data) or riff_size < 12 or data[12:16] != b"LIST":
+        raise ImageRejected("video_damaged", "bad RIFF/AVI structure")
+    return "video/x-msvideo"
+
+
+def validate_video(data: bytes, limits: Limits = Limits()) -> ValidatedVideo:
+    """Check a video's container structure and byte limit, or raise ``ImageRejected``."""
+    if not data:
+        raise ImageRejected("empty")
+    container = video_container(data[:16])
+    if container is None:
+        raise ImageRejected("not_an_image", "no known video container")
+    if len(data) > limits.max_video_bytes:
+        raise ImageRejected("video_too_large", f"{len(data)} bytes")
+    media_type = {"MP4": _mp4_media_type, "MKV": _mkv_media_type,
+                  "AVI": _avi_media_type}[container](data)
+    _check_polyglot(data, container)
+    return ValidatedVideo(format=container, media_type=media_type,
+                          sha256=hashlib.sha256(data).hexdigest(), byte_size=len(data))
+
+
+def is_video_type(media_type: str) -> bool:
+    return media_type.startswith("video/")
+
+
+def video_placeholder(side: int = 480) -> bytes:
+    """A neutral 16:9 PNG with a play sign: what a video shows where a photo shows a thumbnail."""
+    width, height = side, side * 9 // 16
+    image = Image.new("RGB", (width, height), (60, 64, 72))
+    draw = ImageDraw.Draw(image)
+    r = height // 5
+    cx, cy = width // 2, height // 2
+    draw.polygon([(cx - r * 2 // 3, cy - r), (cx - r * 2 // 3, cy + r), (cx + r, cy)],
+                 fill=(235, 235, 235))
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()

@@ -19,11 +19,16 @@ from consentflow.audit.service import Actor, record_event
 from consentflow.errors import InvalidInput, InvalidState, NotFound
 from consentflow.models import Album, Face, Photo
 from consentflow.models.consent import CHANNELS
-from consentflow.photos.imaging import ImageRejected, Limits, validate_image
+from consentflow.photos.imaging import (ImageRejected, Limits, ValidatedImage, ValidatedVideo,
+                                       is_video_type, validate_image, validate_video,
+                                       video_container)
 from consentflow.photos.storage import Storage
 
 DONE_STATES = ("needs_review", "approved", "published", "rejected", "withdrawn")
 REPROCESSABLE = ("uploaded", "processing", "failed", "needs_review")
+# Shown on the photo until video redaction exists (SPEC §4.1).
+VIDEO_NOTE = ("Video: manual review required — faces are not detected or blurred "
+              "automatically")
 
 
 def create_album(
@@ -78,6 +83,13 @@ class UploadResult:
     message: str = ""
     # Other albums of the school that already hold the same image.
     also_in_albums: tuple[int, ...] = ()
+    # A video is stored for manual review only: never queued for face processing.
+    video: bool = False
+
+    @property
+    def needs_processing(self) -> bool:
+        """True if the caller must enqueue ``process_photo`` after committing."""
+        return self.status == "accepted" and not self.video
 
     @property
     def ok(self) -> bool:
@@ -86,7 +98,7 @@ class UploadResult:
     def as_dict(self) -> dict[str, object]:
         return {"filename": self.filename, "status": self.status, "photo_id": self.photo_id,
                 "code": self.code, "message": self.message,
-                "also_in_albums": list(self.also_in_albums)}
+                "also_in_albums": list(self.also_in_albums), "video": self.video}
 
 
 def _clean_name(filename: str) -> str:
@@ -98,12 +110,23 @@ def upload_photo(
     session: Session, storage: Storage, actor: Actor, album: Album, filename: str, data: bytes,
     *, limits: Limits = Limits(), now: datetime,
 ) -> UploadResult:
-    """Store a decoded-and-validated image once per album; anything else is refused with a reason."""
+    """Store a decoded-and-validated image once per album; anything else is refused with a reason.
+
+    A video (recognised by its container, not its name) is stored the same
+    way but goes straight to ``needs_review`` with ``VIDEO_NOTE``: nothing
+    detects or blurs faces in it, so only a person may look at it.
+    """
     name = _clean_name(filename)
+    info: ValidatedImage | ValidatedVideo
     try:
-        info = validate_image(data, limits)
+        if video_container(data[:16]) is not None:
+            info = validate_video(data, limits)
+        else:
+            info = validate_image(data, limits)
     except ImageRejected as err:
         return UploadResult(name, "rejected", code=err.code, message=err.message)
+    video = isinstance(info, ValidatedVideo)
+    width, height = (0, 0) if isinstance(info, ValidatedVideo) else (info.width, info.height)
     existing = session.scalar(
         select(Photo).where(Photo.album_id == album.id, Photo.sha256 == info.sha256))
     if existing is not None:
@@ -116,8 +139,10 @@ def upload_photo(
     key = storage.put(data)
     photo = Photo(school_id=album.school_id, album_id=album.id, sha256=info.sha256,
                   storage_key=key, original_filename=name, media_type=info.media_type,
-                  width=info.width, height=info.height, byte_size=info.byte_size,
-                  state="uploaded", uploaded_by_id=actor.id, uploaded_at=now)
+                  width=width, height=height, byte_size=info.byte_size,
+                  state="needs_review" if video else "uploaded",
+                  failure_reason=VIDEO_NOTE if video else None,
+                  uploaded_by_id=actor.id, uploaded_at=now)
     # Two simultaneous uploads of one image: the unique (album, sha256) makes
     # the second flush fail; the boundary rolls back and retries, and the
     # retry finds the photo and answers "duplicate". (No savepoint here: with
@@ -127,12 +152,12 @@ def upload_photo(
     record_event(session, actor=actor, action="photo.upload", object_type="photo",
                  object_id=photo.id, school_id=album.school_id, now=now,
                  details={"album_id": album.id, "sha256": info.sha256, "format": info.format,
-                          "width": info.width, "height": info.height,
+                          "width": width, "height": height, "video": video,
                           "also_in_albums": list(elsewhere)},
                  personal={"filename": name})
     message = "Also in another album of the school." if elsewhere else ""
     return UploadResult(name, "accepted", photo_id=photo.id, message=message,
-                        also_in_albums=elsewhere)
+                        also_in_albums=elsewhere, video=video)
 
 
 def upload_photos(
@@ -147,6 +172,8 @@ def upload_photos(
 def reprocess_photo(session: Session, actor: Actor, photo: Photo, *, now: datetime,
                     reason: str = "retry") -> Photo:
     """Queue a photo for processing again; reviewer decisions are kept, detections replaced."""
+    if is_video_type(photo.media_type):
+        raise InvalidState("Videos are not processed automatically; review the video by hand.")
     if photo.state not in REPROCESSABLE:
         raise InvalidState(f"A photo that is {photo.state} is not processed again.")
     photo.state = "uploaded"
@@ -163,7 +190,8 @@ def reprocess_photo(session: Session, actor: Actor, photo: Photo, *, now: dateti
 def photos_to_reprocess(session: Session, school_id: int | None = None, *,
                         album_id: int | None = None, photo_id: int | None = None,
                         failed_only: bool = False) -> list[Photo]:
-    stmt = select(Photo).where(Photo.state.in_(REPROCESSABLE))
+    stmt = select(Photo).where(Photo.state.in_(REPROCESSABLE),
+                               Photo.media_type.not_like("video/%"))
     if school_id is not None:
         stmt = stmt.where(Photo.school_id == school_id)
     if album_id is not None:

@@ -6,7 +6,6 @@ worker never sees a photo that is not yet committed), render.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from flask import (Blueprint, Response, abort, current_app, flash, jsonify, redirect,
@@ -15,7 +14,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError, OperationalError
 
 from consentflow.auth.access import current_actor, current_roles, get_owned, require_role, require_school
 from consentflow.errors import DomainError
@@ -28,8 +26,9 @@ from consentflow.photos.forms import (CHANNEL_LABELS, STATE_LABELS, UPLOAD_MESSA
                                       CsrfOnlyForm)
 from consentflow.photos.crypto import cipher_from_config
 from consentflow.photos.enrol import enrol_portrait, purge_reference_faces
-from consentflow.photos.imaging import Limits, make_thumbnail
+from consentflow.photos.imaging import (is_video_type, make_thumbnail, video_placeholder)
 from consentflow.photos.storage import storage_from_config
+from consentflow.photos.uploads import receive_upload, upload_limits
 from consentflow.photos.tasks import engine_settings, requeue_stale
 
 bp = Blueprint("photos", __name__, url_prefix="/photos")
@@ -41,11 +40,6 @@ add_tile(Tile(_l("Reference portraits"), _l("Enrol portraits for face matching."
 
 ALBUM_ROLES = ("teacher", "pr")
 THUMB_SIDE = 480
-
-
-def _limits() -> Limits:
-    cfg = current_app.config
-    return Limits(int(cfg["UPLOAD_MAX_BYTES"]), int(cfg["UPLOAD_MAX_PIXELS"]))
 
 
 def _album(album_id: int) -> Album:
@@ -128,8 +122,9 @@ def album_status(album_id: int) -> Any:
 @require_role(*ALBUM_ROLES)
 def upload(album_id: int) -> Any:
     album = _album(album_id)
+    limits = upload_limits(current_app.config)
     return render_template("photos/upload.html", album=album, form=CsrfOnlyForm(),
-                           max_bytes=_limits().max_bytes)
+                           max_bytes=limits.max_bytes, max_video_bytes=limits.max_video_bytes)
 
 
 def _message(result: service.UploadResult) -> str:
@@ -137,29 +132,9 @@ def _message(result: service.UploadResult) -> str:
         return str(UPLOAD_MESSAGES.get(result.code, result.message))
     if result.status == "duplicate":
         return str(UPLOAD_MESSAGES["duplicate"])
+    if result.video:
+        return str(UPLOAD_MESSAGES["video"])
     return str(UPLOAD_MESSAGES["elsewhere"]) if result.also_in_albums else ""
-
-
-def _upload_one(storage: Any, album: Album, filename: str, data: bytes,
-                limits: Limits) -> service.UploadResult:
-    """Upload and commit one file, retried when a concurrent upload took the audit chain head.
-
-    Parallel uploads (the page sends three at a time) append audit events
-    concurrently; on SQLite the loser gets an integrity error on the chain.
-    The upload is idempotent (content-addressed, de-duplicated), so retry.
-    """
-    for attempt in range(4):
-        try:
-            result = service.upload_photo(db.session, storage, current_actor(), album, filename,
-                                          data, limits=limits, now=utcnow())
-            db.session.commit()
-            return result
-        except (IntegrityError, OperationalError):
-            db.session.rollback()
-            if attempt == 3:
-                raise
-            time.sleep(0.05 * (attempt + 1))
-    raise AssertionError("unreachable")
 
 
 @bp.route("/albums/<int:album_id>/upload", methods=["POST"])
@@ -168,14 +143,11 @@ def upload_post(album_id: int) -> Any:
     """One or many files; each is committed on its own, so one bad file loses nothing else."""
     album = _album(album_id)
     storage = storage_from_config(current_app.config)
-    limits = _limits()
+    limits = upload_limits(current_app.config)
     results = []
     for file in request.files.getlist("files"):
-        # Read one byte past the limit: enough to refuse, never the whole oversized file.
-        data = file.stream.read(limits.max_bytes + 1)
-        result = _upload_one(storage, album, file.filename or "", data, limits)
-        if result.status == "accepted" and result.photo_id is not None:
-            enqueue("process_photo", result.photo_id)
+        result = receive_upload(db.session, storage, current_actor(), album, file.filename or "",
+                                file.stream, limits)
         item = result.as_dict()
         item["message"] = _message(result)
         results.append(item)
@@ -246,6 +218,9 @@ def thumbnail(photo_id: int) -> Any:
     photo = _photo(photo_id)
     if not photo.storage_key:
         abort(404)
+    if is_video_type(photo.media_type):
+        # Nothing decodes videos: a generic placeholder, never a frame of the video.
+        return _private_file(video_placeholder(THUMB_SIDE), "image/png")
     storage = storage_from_config(current_app.config)
     key = f"thumb/{photo.sha256[:2]}/{photo.sha256}_{THUMB_SIDE}.jpg"
     if storage.exists(key):
@@ -301,11 +276,11 @@ def reference_person(person_id: int) -> Any:
             flash(str(UPLOAD_MESSAGES["no_file"]), "error")
         cipher = cipher_from_config(current_app.config)
         for file in files:
-            data = file.stream.read(_limits().max_bytes + 1)
+            data = file.stream.read(upload_limits(current_app.config).max_bytes + 1)
             try:
                 enrol_portrait(db.session, cipher, current_actor(), school, person, data,
                                settings=engine_settings(), today=utcnow().date(), now=utcnow(),
-                               limits=_limits())
+                               limits=upload_limits(current_app.config))
             except DomainError as err:
                 db.session.rollback()
                 flash(f"{file.filename}: {err.message}", "error")

@@ -23,6 +23,7 @@ from consentflow.errors import ConsentMissing, InvalidInput, InvalidState, NotFo
 from consentflow.faces.engine import EngineSettings
 from consentflow.models import ConsentRecord, Photo, PhotoPurpose, Publication, ReferenceFace, School
 from consentflow.models.consent import CHANNELS
+from consentflow.photos.imaging import is_video_type
 from consentflow.photos.storage import Storage, content_key
 from consentflow.publish.redact import load_upright, plan_redaction, render_derivative
 from consentflow.publish.verify import check_derivative
@@ -43,6 +44,8 @@ from consentflow.review.service import (
 )
 
 UNKNOWN_LABEL = "unknown, blurred"
+VIDEO_REFUSED = ("This is a video. Faces in videos are not detected or blurred, so a video "
+                 "cannot be approved or published here; review it by hand, or reject it.")
 
 
 class PublicationRefused(ConsentMissing):
@@ -53,6 +56,12 @@ def _channel(channel: str) -> str:
     if channel not in CHANNELS:
         raise InvalidInput("Unknown purpose.")
     return channel
+
+
+def _refuse_video(photo: Photo) -> None:
+    """Deny by default: the derivative path only knows how to redact still images."""
+    if is_video_type(photo.media_type):
+        raise InvalidState(VIDEO_REFUSED)
 
 
 def _decisions(session: Session, photo: Photo, channel: str, on: datetime) -> list[FaceDecision]:
@@ -80,6 +89,7 @@ def approve_purpose(
     """
     channel = _channel(channel)
     photo = get_photo(session, school_id, photo_id)
+    _refuse_video(photo)
     if photo.state not in REVIEWABLE_STATES:
         raise InvalidState("Only reviewed photos can be approved.")
     check_version(session, photo, expected_version)
@@ -178,6 +188,7 @@ def publish_photo(
     """
     channel = _channel(channel)
     photo = get_photo(session, school_id, photo_id)
+    _refuse_video(photo)
     pp = purpose_row(session, photo.id, channel)
     if pp.status != "approved" or photo.state not in {"approved", "published"}:
         raise InvalidState("Approve the photo for this purpose before publishing it.")
@@ -242,6 +253,7 @@ def preview_derivative(session: Session, *, school_id: int, photo_id: int, chann
     """The redacted result as it would be published now (for the reviewer; not stored)."""
     channel = _channel(channel)
     photo = get_photo(session, school_id, photo_id)
+    _refuse_video(photo)
     if photo.storage_key is None:
         raise InvalidState("The original of this photo no longer exists.")
     decisions = _decisions(session, photo, channel, now)

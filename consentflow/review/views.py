@@ -8,23 +8,43 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template,
-                   request, url_for)
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from PIL import Image
 
-from consentflow.auth.access import current_actor, get_owned, require_role, require_school
+from consentflow.auth.access import (
+    current_actor,
+    get_owned,
+    require_role,
+    require_school,
+)
 from consentflow.errors import ConflictError, DomainError
 from consentflow.extensions import db
 from consentflow.home.views import Tile, add_tile
 from consentflow.models import Album, Face, Photo, utcnow
+from consentflow.photos.imaging import is_video_type
 from consentflow.photos.storage import storage_from_config
 from consentflow.publish.forms import PublishForm
 from consentflow.publish.redact import Box, encode_jpeg, load_upright
 from consentflow.publish.service import approve_purpose, preview_derivative
 from consentflow.review import service
-from consentflow.review.forms import DrawFaceForm, FaceDecisionForm, PurposeForm, VersionedForm
+from consentflow.review.forms import (
+    DrawFaceForm,
+    FaceDecisionForm,
+    PurposeForm,
+    VersionedForm,
+)
 from consentflow.review.viewmodels import (
     album_photos,
     album_queue,
@@ -122,7 +142,8 @@ def image(photo_id: int) -> Any:
     """The original for the reviewer: re-encoded, reduced, with no metadata; cached."""
     found = get_owned(Photo, photo_id)
     storage = _storage()
-    if found.storage_key is None:
+    # A video has no frame to show here; it is never decoded as an image.
+    if found.storage_key is None or is_video_type(found.media_type):
         abort(404)
     key = f"disp/{found.sha256[:2]}/{found.sha256}_{DISPLAY_SIDE}.jpg"
     if not storage.exists(key):
@@ -138,7 +159,7 @@ def image(photo_id: int) -> Any:
 @require_role("pr")
 def crop(face_id: int) -> Any:
     face, found = _owned_face(face_id)
-    if found.storage_key is None:
+    if found.storage_key is None or is_video_type(found.media_type):
         abort(404)
     upright = load_upright(_storage().read(found.storage_key))
     w, h = face.right - face.left, face.bottom - face.top

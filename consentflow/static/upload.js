@@ -13,6 +13,14 @@
     var retryAll = document.getElementById("retry-all");
     var token = form.querySelector("input[name=csrf_token]").value;
     var maxBytes = parseInt(form.dataset.maxBytes, 10);
+    var maxVideoBytes = parseInt(form.dataset.maxVideoBytes || form.dataset.maxBytes, 10);
+    var VIDEO_NAME = /\.(mp4|m4v|mov|webm|mkv|avi)$/i;
+
+    // Only sizes the early refusal; the server recognises videos by their content.
+    function limitFor(file) {
+      var video = (file.type || "").indexOf("video/") === 0 || VIDEO_NAME.test(file.name || "");
+      return video ? maxVideoBytes : maxBytes;
+    }
     var queue = [];
     var active = 0;
     var failed = [];
@@ -95,7 +103,7 @@
       failed = failed.filter(function (e) { return e !== entry; });
       retryAll.hidden = failed.length === 0;
       entry.state.replaceChildren();
-      if (entry.file.size > maxBytes) {
+      if (entry.file.size > limitFor(entry.file)) {
         entry.li.className = "rejected";
         entry.msg.textContent = form.dataset.msgTooLarge;
         return;

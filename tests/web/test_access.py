@@ -106,7 +106,8 @@ def test_marking_left_in_admin_emits_person_left(client, auth, db_session) -> No
 # in is_accessible, covered by the teacher test above).
 PUBLIC_ENDPOINTS = {
     "auth.login", "auth.logout", "auth.switch_language", "auth.switch_school",
-    "consent.public.consent_page", "consent.public.done", "home.index", "static",
+    "consent.public.consent_page", "consent.public.done", "home.index", "static", "api.v1.openapi",
+    "consent.public.overview", "consent.public.publication_image",
 }
 ADMIN_ENDPOINT_PREFIXES = ("admin.", "person.", "guardian.", "consentform.", "consentrecord.",
                            "user.", "school.", "auditevent.")
