@@ -8,6 +8,9 @@ changes or withdraws it; a page posted twice records once.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
 from typing import Any
 
 from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request,
@@ -30,7 +33,6 @@ from consentflow.photos.storage import storage_from_config
 
 bp = Blueprint("public", __name__)
 
-REFUSED_STATUS = {"forged": 404, "unknown": 404, "expired": 410, "revoked": 410, "closed": 410, "left": 410}
 
 
 def _language() -> None:
@@ -41,6 +43,22 @@ def _language() -> None:
 
 def _refused(reason: str, status: int) -> Any:
     return render_template("public/refused.html", reason=reason), status
+
+
+def _with_link(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Resolve the token into its link (at this moment) or answer with the refusal page."""
+
+    @wraps(view)
+    def wrapped(token: str, **kwargs: Any) -> Any:
+        _language()
+        now = utcnow()
+        try:
+            link = resolve_link(db.session, current_app.config["SECRET_KEY"], token, now)
+        except LinkRefused as err:
+            return _refused(err.reason, err.status_code)
+        return view(token, link, now, **kwargs)
+
+    return wrapped
 
 
 def _may_see_overview(link: ConsentLink) -> bool:
@@ -67,13 +85,8 @@ def _page_values(link: ConsentLink) -> dict[str, Any]:
 
 
 @bp.route("/c/<token>", methods=["GET", "POST"])
-def consent_page(token: str) -> Any:
-    _language()
-    now = utcnow()
-    try:
-        link = resolve_link(db.session, current_app.config["SECRET_KEY"], token, now)
-    except LinkRefused as err:
-        return _refused(err.reason, err.status_code)
+@_with_link
+def consent_page(token: str, link: ConsentLink, now: datetime) -> Any:
     form = PublicConsentForm()
     values = _page_values(link)
     errors: list[str] = []
@@ -118,26 +131,17 @@ def _submit(token: str, link: ConsentLink, form: PublicConsentForm, action: str,
 
 
 @bp.route("/c/<token>/done")
-def done(token: str) -> Any:
-    _language()
-    try:
-        link = resolve_link(db.session, current_app.config["SECRET_KEY"], token, utcnow())
-    except LinkRefused as err:
-        return _refused(err.reason, err.status_code)
+@_with_link
+def done(token: str, link: ConsentLink, now: datetime) -> Any:
     values = _page_values(link)
     return render_template("public/done.html", token=token, withdrawn=bool(request.args.get("withdrawn")),
                            **values)
 
 
 @bp.route("/c/<token>/overview")
-def overview(token: str) -> Any:
+@_with_link
+def overview(token: str, link: ConsentLink, now: datetime) -> Any:
     """Self-service access: the consent on file, its history and every published image."""
-    _language()
-    now = utcnow()
-    try:
-        link = resolve_link(db.session, current_app.config["SECRET_KEY"], token, now)
-    except LinkRefused as err:
-        return _refused(err.reason, err.status_code)
     try:
         data = view_overview(db.session, link=link, now=now)
     except OverviewRefused as err:
@@ -149,13 +153,9 @@ def overview(token: str) -> Any:
 
 
 @bp.route("/c/<token>/publication/<int:publication_id>/image")
-def publication_image(token: str, publication_id: int) -> Any:
+@_with_link
+def publication_image(token: str, link: ConsentLink, now: datetime, publication_id: int) -> Any:
     """The published (redacted) file of a publication showing this link's person; never an original."""
-    now = utcnow()
-    try:
-        link = resolve_link(db.session, current_app.config["SECRET_KEY"], token, now)
-    except LinkRefused as err:
-        return _refused(err.reason, err.status_code)
     try:
         data = published_image(db.session, link=link, publication_id=publication_id,
                                storage=storage_from_config(current_app.config), now=now)

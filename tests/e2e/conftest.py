@@ -66,9 +66,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     from flask_migrate import upgrade
     from werkzeug.serving import make_server
 
-    from consentflow import create_app
 
-    from tests.conftest import _server_database
+    from tests.conftest import _server_database, make_app
 
     instance = tmp_path_factory.mktemp("live-instance")
     port = _free_port()
@@ -77,18 +76,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     base = os.environ.get("TEST_DATABASE_URL", "")
     server_db = _server_database(base) if base.startswith("postgresql") else None
     database_url = next(server_db) if server_db else f"sqlite:///{instance / 'live.db'}"
-    app = create_app({
-        "TESTING": True,
-        "SECRET_KEY": "live-server-test-secret-key",
-        "SQLALCHEMY_DATABASE_URI": database_url,
-        "INSTANCE_PATH": str(instance),
-        "STORAGE_DIR": str(instance / "storage"),
-        "AUDIT_HEAD_FILE": str(instance / "audit-head.json"),
-        "FACE_KEY_FILE": str(instance / "face.key"),
-        "QUEUE_BACKEND": "memory",
-        "QUEUE_IMMEDIATE": True,
-        "PUBLIC_BASE_URL": url,
-    })
+    # The test configuration, served for real: Dutch as in production, jobs run
+    # in-process, and no SERVER_NAME (the browser uses 127.0.0.1:port).
+    app = make_app(database_url, instance, SERVER_NAME=None, BABEL_DEFAULT_LOCALE="nl",
+                   QUEUE_IMMEDIATE=True, PUBLIC_BASE_URL=url)
     with app.app_context():
         upgrade()
     server = make_server("127.0.0.1", port, app, threaded=True)
