@@ -17,7 +17,7 @@ from consentflow.admin.base import ReadOnlyScopedView, SchoolScopedView
 from consentflow.audit.service import record_event
 from consentflow.auth.access import current_actor, has_role, require_school, schools_of
 from consentflow.auth.passwords import hash_password
-from consentflow.auth.service import check_password_strength, grant_role, normalise_email
+from consentflow.auth.service import check_password_strength, grant_role, normalise_email, set_password
 from consentflow.errors import InvalidInput
 from consentflow.events import PersonLeft, emit
 from consentflow.extensions import db
@@ -121,13 +121,15 @@ class UserView(ModelView):
         password = form.new_password.data
         if is_created and not password:
             raise InvalidInput("A new account needs a password.")
-        if password:
+        if is_created:
             check_password_strength(password)
             model.password_hash = hash_password(password)
             model.session_token = secrets.token_hex(16)
-        if is_created:
             db.session.add(model)
             db.session.flush()
+        elif password:
+            # Ends the user's sessions and API tokens, audited.
+            set_password(db.session, actor=current_actor(), user=model, password=password)
         wanted = set(form.roles.data or [])
         for membership in list(model.memberships):
             if membership.school_id == school.id and membership.role not in wanted:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from consentflow.audit.service import Actor, record_event
 from consentflow.auth.passwords import hash_password, needs_rehash, verify_password
 from consentflow.errors import Forbidden, InvalidInput
-from consentflow.models import LoginAttempt, Membership, School, User
+from consentflow.models import ApiToken, LoginAttempt, Membership, School, User, utcnow
 from consentflow.models.user import ROLES
 
 MIN_PASSWORD_LENGTH = 10
@@ -139,9 +139,18 @@ def grant_role(session: Session, *, actor: Actor, user: User, school: School, ro
     return membership
 
 
-def set_password(session: Session, *, actor: Actor, user: User, password: str) -> None:
-    """Change a password; all existing sessions of the user end."""
+def set_password(session: Session, *, actor: Actor, user: User, password: str,
+                 now: datetime | None = None) -> None:
+    """Change a password; every session and every API token of the user ends with it."""
     check_password_strength(password)
+    now = now or utcnow()
     user.password_hash = hash_password(password)
     user.session_token = secrets.token_hex(16)
-    record_event(session, actor=actor, action="user.set_password", object_type="user", object_id=user.id)
+    revoked = 0
+    for token in session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    ):
+        token.revoked_at = now
+        revoked += 1
+    record_event(session, actor=actor, action="user.set_password", object_type="user",
+                 object_id=user.id, details={"api_tokens_revoked": revoked}, now=now)

@@ -418,3 +418,14 @@ def test_unknown_api_paths_answer_json(client) -> None:
     assert response.is_json and response.get_json()["error"] == "not_found"
     wrong_method = client.delete("/api/v1/openapi.json")
     assert wrong_method.status_code == 405 and wrong_method.is_json
+
+
+def test_a_password_change_ends_the_users_api_tokens(client, db_session) -> None:
+    from consentflow.auth.service import set_password
+
+    school = factories.school(db_session)
+    user, raw = _user_with_token(db_session, school, "teacher")
+    assert client.get("/api/v1/albums", headers=_h(raw)).status_code == 200
+    set_password(db_session, actor=Actor.system("test"), user=user, password="a-brand-new-password")
+    db_session.commit()
+    assert client.get("/api/v1/albums", headers=_h(raw)).status_code == 401
