@@ -123,3 +123,17 @@ def test_date_formats(raw: str, expected: date) -> None:
 def test_bad_dates(raw: str) -> None:
     with pytest.raises(ValueError):
         parse_date(raw)
+
+
+def test_abbreviated_dutch_headers_of_an_administration_export() -> None:
+    """Exports abbreviate headers ("Stamnr", "Tussenv.", "Geb.datum"); the mapping is by meaning."""
+    from consentflow.people.import_csv import parse_roster
+
+    data = ("Stamnr;Roepnaam;Tussenv.;Achternaam;Geb.datum;Klas;E-mail ouder 1\r\n"
+            "123456;Daan;van der;Berg;03-02-2011;2B;ouder@example.org\r\n").encode("cp1252")
+    parsed = parse_roster(data, "student")
+    row = parsed.rows[0]
+    assert (row.external_id, row.first_name, row.group_name) == ("123456", "Daan", "2B")
+    assert row.last_name == "van der Berg"
+    assert row.date_of_birth == date(2011, 2, 3)
+    assert [g.email for g in row.guardians] == ["ouder@example.org"]
