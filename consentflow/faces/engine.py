@@ -183,7 +183,8 @@ def _prepare(image: Image.Image, max_side: int, allow_draft: bool) -> PreparedIm
         width, height = height, width
     scale = min(1.0, max_side / max(width, height))
     target = (max(1, round(width * scale)), max(1, round(height * scale)))
-    if allow_draft and image.format == "JPEG" and scale <= 0.5:
+    # "MPO" is a phone JPEG with an extra (depth/preview) image: draft-decodable too.
+    if allow_draft and image.format in ("JPEG", "MPO") and scale <= 0.5:
         # Decode at 1/2, 1/4 or 1/8 in the DCT domain: several times faster
         # for 12-MP photos; Pillow keeps the result at least ``target``.
         swapped = target[::-1] if orientation in (5, 6, 7, 8) else target

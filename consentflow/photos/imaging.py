@@ -38,6 +38,9 @@ ALLOWED_FORMATS: dict[str, str] = {
     "WEBP": "image/webp",
     "HEIF": "image/heif",
 }
+# Phones write JPEGs with an MPF segment (a second, depth or preview image);
+# Pillow calls those "MPO". The first image is an ordinary JPEG.
+CANONICAL_FORMATS = {"MPO": "JPEG"}
 DEFAULT_MAX_BYTES = 60 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 80_000_000
 DEFAULT_MAX_VIDEO_BYTES = 500 * 1024 * 1024
@@ -152,6 +155,7 @@ def validate_image(data: bytes, limits: Limits = Limits()) -> ValidatedImage:
             raise ImageRejected("corrupt", str(err)) from err
         with image:
             fmt = str(image.format or "")
+            fmt = CANONICAL_FORMATS.get(fmt, fmt)
             if fmt not in ALLOWED_FORMATS:
                 raise ImageRejected("format_not_allowed", fmt)
             width, height = image.size
@@ -185,7 +189,7 @@ def validate_image(data: bytes, limits: Limits = Limits()) -> ValidatedImage:
 def make_thumbnail(data: bytes, max_side: int = 480, quality: int = 82) -> bytes:
     """A small JPEG of the EXIF-oriented image, re-encoded, with no metadata."""
     with Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS)) as image:
-        if image.format == "JPEG":
+        if CANONICAL_FORMATS.get(str(image.format), image.format) == "JPEG":
             # DCT-domain reduction: a 12-MP photo decodes several times faster.
             image.draft("RGB", (max_side * 2, max_side * 2))
         image.load()

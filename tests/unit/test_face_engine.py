@@ -392,3 +392,17 @@ def test_engine_is_safe_from_several_threads() -> None:
                          capture_output=True, text=True, timeout=240)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "mismatches 0" in run.stdout
+
+
+def test_phone_mpo_jpeg_detects_like_the_plain_jpeg(tmp_path: Path) -> None:
+    """Phone JPEGs with an MPF second image (Pillow: "MPO") take the same draft-decode path."""
+    with Image.open(FACES / "two_people.jpg") as src:
+        big = src.convert("RGB").resize((src.width * 3, src.height * 3))
+    plain, mpo = tmp_path / "plain.jpg", tmp_path / "phone.jpg"
+    big.save(plain, "JPEG", quality=92)
+    big.save(mpo, "MPO", quality=92, save_all=True, append_images=[big.resize((320, 188))])
+    settings = EngineSettings()
+    expected = detect_faces(prepare_image(plain, settings.max_side), settings)
+    got = detect_faces(prepare_image(mpo, settings.max_side), settings)
+    assert len(expected) == 2
+    assert [_box(b) for b in got] == [_box(b) for b in expected]

@@ -111,3 +111,19 @@ def test_camera_metadata_with_xmp_is_not_mistaken_for_a_polyglot() -> None:
     assert b"x:xmpmeta" in data
     info = validate_image(data, Limits())
     assert info.width == 64 and info.height == 48
+
+
+def test_phone_jpeg_with_an_mpf_segment_is_a_jpeg() -> None:
+    """iPhone/Samsung JPEGs carry an MPF second image; Pillow names them MPO. They are photos."""
+    with Image.open(FACES / "obama.jpg") as face:
+        first = face.convert("RGB")
+    buf = io.BytesIO()
+    first.save(buf, "MPO", save_all=True, append_images=[first.resize((64, 48))])
+    data = buf.getvalue()
+    with Image.open(io.BytesIO(data)) as probe:
+        assert probe.format == "MPO"  # what a phone upload looks like to Pillow
+    info = validate_image(data, Limits())
+    assert (info.format, info.media_type) == ("JPEG", "image/jpeg")
+    assert (info.width, info.height) == first.size
+    with Image.open(io.BytesIO(make_thumbnail(data, max_side=100))) as thumb:
+        assert thumb.format == "JPEG" and max(thumb.size) == 100
