@@ -62,6 +62,7 @@ bench: install
 	$(UV) run --frozen python bench/encode.py
 	$(UV) run --frozen python bench/match.py
 	$(UV) run --frozen python bench/throughput.py
+	$(UV) run --frozen python bench/pipeline.py
 
 # Refresh the README screenshots from the browser tests (Dutch UI, real flow).
 screenshots: install system-deps
