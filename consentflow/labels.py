@@ -6,8 +6,11 @@ Templates show ``value|label("photo_state")`` and ``value|tone("photo_state")``
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Flask
 from flask_babel import lazy_gettext as _l
+from flask_babel import to_user_timezone
 
 CHANNEL_LABELS = {
     "website": _l("School website"),
@@ -70,6 +73,18 @@ def tone(value: str, kind: str) -> str:
     return TONES.get(kind, {}).get(value, "")
 
 
+def local_dt(value: datetime | None) -> str:
+    """A stored UTC time as the school sees it (BABEL_DEFAULT_TIMEZONE, Europe/Amsterdam)."""
+    return to_user_timezone(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def local_date(value: datetime | None) -> str:
+    """The school's calendar date of a stored UTC time (23:30 UTC is already tomorrow here)."""
+    return to_user_timezone(value).strftime("%Y-%m-%d") if value else ""
+
+
 def register_filters(app: Flask) -> None:
     app.add_template_filter(label, "label")
     app.add_template_filter(tone, "tone")
+    app.add_template_filter(local_dt, "local_dt")
+    app.add_template_filter(local_date, "local_date")
