@@ -80,7 +80,7 @@ class UserView(ModelView):
     can_delete = False
     column_list = ("name", "email", "active", "last_login_at")
     column_searchable_list = ("name", "email")
-    form_columns = ("name", "email", "active")
+    form_columns = ("name", "email", "active", "new_password", "roles")
     form_extra_fields = {
         "new_password": PasswordField("New password", validators=[OptionalValidator()]),
         "roles": SelectMultipleField("Roles in this school", choices=[(r, r) for r in ROLES]),

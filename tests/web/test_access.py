@@ -8,6 +8,7 @@ import pytest
 from flask import Flask
 
 from tests import factories
+from tests.conftest import Auth
 
 ADMIN_ONLY_PREFIX = "/admin"
 
@@ -133,3 +134,41 @@ def test_admin_endpoints_all_belong_to_secured_views(app) -> None:
     views: list[BaseView] = [admin.index_view, *admin._views]
     secured = (SchoolScopedView, SecureIndexView, SchoolView, UserView)
     assert all(isinstance(v, secured) for v in views), [type(v).__name__ for v in views]
+
+
+def test_admin_password_reset_ends_sessions_and_tokens(app, client, auth, db_session) -> None:
+    from consentflow.api.service import create_token
+    from consentflow.audit.service import Actor
+    from consentflow.models import utcnow
+
+    school = factories.school(db_session)
+    staff = factories.user(db_session, school=school, roles=("teacher",))
+    _token, raw = create_token(db_session, Actor(staff.id, staff.email), user_id=staff.id,
+                               school_id=school.id, name="tool", days=30, now=utcnow())
+    db_session.commit()
+    staff_client = app.test_client()
+    assert Auth(staff_client).login(staff.email).status_code == 302
+    assert staff_client.get("/").status_code == 200
+    auth.as_role(db_session, "admin", school=school)
+    page = f"/admin/user/edit/?id={staff.id}"
+    response = client.post(page, data={
+        "name": staff.name, "email": staff.email, "active": "y", "roles": ["teacher"],
+        "new_password": "a-new-long-password", "csrf_token": auth.csrf(page)})
+    assert response.status_code == 302, response.get_data(as_text=True)[:400]
+    assert staff_client.get("/").status_code == 302  # old session ended
+    api = client.get("/api/v1/albums", headers={"Authorization": f"Bearer {raw}"})
+    assert api.status_code == 401
+
+
+def test_admin_user_screens_render(client, auth, db_session) -> None:
+    school = factories.school(db_session)
+    staff = factories.user(db_session, school=school, roles=("pr",))
+    db_session.commit()
+    auth.as_role(db_session, "admin", school=school)
+    for page in ("/admin/user/", "/admin/user/new/", f"/admin/user/edit/?id={staff.id}"):
+        response = client.get(page)
+        assert response.status_code == 200, page
+    # The user's roles in this school are pre-selected on the edit form.
+    edit = client.get(f"/admin/user/edit/?id={staff.id}").get_data(as_text=True)
+    assert '<option selected value="pr">' in edit
+    assert '<option selected value="admin">' not in edit
