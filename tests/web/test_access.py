@@ -177,34 +177,21 @@ def test_admin_user_screens_render(client, auth, db_session) -> None:
 
 def test_every_admin_screen_renders_for_an_admin(app, client, auth, db_session) -> None:
     """Smoke test of each Flask-Admin view: list, create and edit/details open without errors."""
-    from datetime import date, datetime, timezone
-
-    from consentflow.models import AuditEvent, ConsentForm, ConsentRecord, SchoolYear
+    from consentflow.models import AuditEvent
+    from tests.jobs.photo_helpers import give_consent
 
     school = factories.school(db_session)
     child = factories.person(db_session, school=school)
     parent = factories.guardian(db_session, school=school, children=[child])
-    year = SchoolYear(school_id=school.id, label="2026-2027", starts_on=date(2026, 8, 1),
-                      ends_on=date(2027, 7, 31))
-    db_session.add(year)
-    db_session.flush()
-    form = ConsentForm(school_id=school.id, school_year_id=year.id, title="Form", wording="...",
-                       purposes=["website.photo"])
-    db_session.add(form)
-    db_session.flush()
-    record = ConsentRecord(school_id=school.id, person_id=child.id, school_year_id=year.id,
-                           form_id=form.id, decisions={"website.photo": True},
-                           signer_kind="guardian", signer_guardian_id=parent.id,
-                           signer_name=parent.name, method="paper",
-                           signed_at=datetime(2026, 9, 1, tzinfo=timezone.utc))
-    db_session.add(record)
+    record = give_consent(db_session, child, {"website.photo": True})
+    form_id = record.form_id
     db_session.commit()
     admin_user = auth.as_role(db_session, "admin", school=school)
     event = db_session.scalar(select(AuditEvent).where(AuditEvent.school_id == school.id)
                               .order_by(AuditEvent.id.desc()))
     pages = ["/admin/", "/admin/person/", "/admin/person/new/", f"/admin/person/edit/?id={child.id}",
              "/admin/guardian/", "/admin/guardian/new/", f"/admin/guardian/edit/?id={parent.id}",
-             "/admin/consentform/", "/admin/consentform/new/", f"/admin/consentform/edit/?id={form.id}",
+             "/admin/consentform/", "/admin/consentform/new/", f"/admin/consentform/edit/?id={form_id}",
              "/admin/consentrecord/", f"/admin/consentrecord/details/?id={record.id}",
              "/admin/user/", "/admin/user/new/", f"/admin/user/edit/?id={admin_user.id}",
              "/admin/school/", f"/admin/school/edit/?id={school.id}", "/admin/auditevent/"]
