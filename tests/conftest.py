@@ -151,14 +151,17 @@ def _empty_tables(app: Flask) -> None:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
             else:
-                # consent_record refuses DELETE by trigger; tests drop it around the wipe.
-                conn.execute(text("DROP TRIGGER IF EXISTS consent_record_no_delete"))
+                # Append-only tables refuse DELETE by trigger. The triggers the
+                # migrations created are set aside and restored from their own
+                # stored SQL, so a migration that lacks one is not papered over.
+                triggers = conn.execute(text(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")).all()
+                for name, _sql in triggers:
+                    conn.execute(text(f'DROP TRIGGER "{name}"'))
                 for table in tables:
                     conn.execute(text(f'DELETE FROM "{table}"'))
-                conn.execute(text(
-                    "CREATE TRIGGER consent_record_no_delete BEFORE DELETE ON consent_record "
-                    "BEGIN SELECT RAISE(ABORT, 'consent records are immutable; record a "
-                    "superseding record instead'); END"))
+                for _name, sql in triggers:
+                    conn.execute(text(sql))
         db.engine.dispose()
 
 
