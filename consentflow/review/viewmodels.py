@@ -51,6 +51,13 @@ def album_photos(session: Session, album_id: int) -> list[Photo]:
                                 .order_by(Photo.id)))
 
 
+def album_face_counts(session: Session, album_id: int) -> dict[int, int]:
+    """Faces per photo of the album (photos without faces are absent: zero)."""
+    return {int(pid): int(n) for pid, n in session.execute(
+        select(Face.photo_id, func.count(Face.id)).join(Photo, Photo.id == Face.photo_id)
+        .where(Photo.album_id == album_id).group_by(Face.photo_id)).all()}
+
+
 def neighbours(session: Session, photo: Photo) -> tuple[int | None, int | None]:
     """Previous and next photo of the album that are reviewable (keyboard navigation)."""
     ids = list(session.scalars(select(Photo.id).where(

@@ -50,6 +50,7 @@ from consentflow.review.forms import (
     VersionedForm,
 )
 from consentflow.review.viewmodels import (
+    album_face_counts,
     album_photos,
     album_queue,
     face_queue,
@@ -119,7 +120,8 @@ def index() -> Any:
 def album(album_id: int) -> Any:
     alb = get_owned(Album, album_id)
     return render_template("review/album.html", album=alb, queue=album_queue(db.session, alb.id),
-                           photos=album_photos(db.session, alb.id))
+                           photos=album_photos(db.session, alb.id),
+                           face_counts=album_face_counts(db.session, alb.id))
 
 
 @bp.route("/album/<int:album_id>/faces")
