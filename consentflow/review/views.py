@@ -31,7 +31,7 @@ from consentflow.auth.access import (
     require_role,
     require_school,
 )
-from consentflow.errors import DomainError
+from consentflow.errors import DomainError, NotFound
 from consentflow.extensions import db
 from consentflow.home.views import Tile, add_tile
 from consentflow.models import Album, Face, Photo, utcnow
@@ -171,12 +171,20 @@ def bulk(photo_id: int) -> Any:
         flash(_("The form was incomplete or expired; reload the page."), "error")
         return _back(default)
     face_ids = request.form.getlist("face_ids", type=int)
-    done: list[Any] = []
-    if _run(lambda: done.extend(decide_faces(
+    try:
+        done = decide_faces(
             db.session, actor=current_actor(), school_id=require_school().id, photo_id=found.id,
             face_ids=face_ids, action=form.action.data or "",
-            expected_version=form.version.data, now=utcnow()))):
-        flash(_("Saved for %(n)d face(s).", n=len(done)), "success")
+            expected_version=form.version.data, now=utcnow())
+    except NotFound:
+        db.session.rollback()
+        abort(404)  # a face of another photo or school: its id reveals nothing
+    except DomainError as err:
+        db.session.rollback()
+        flash(_message(err), "error")
+        return _back(default)
+    db.session.commit()
+    flash(_("Saved for %(n)d face(s).", n=len(done)), "success")
     return _back(default)
 
 
