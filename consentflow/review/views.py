@@ -220,6 +220,7 @@ def assign(face_id: int, person_id: int) -> Any:
     row = next(f for f in page["faces"] if f["id"] == face.id)
     here = url_for("review.photo", photo_id=found.id, channel=page["active_channel"])
     return jsonify({"ok": True, "message": _("Saved."), "version": found.version,
+                    "css": row["css"],
                     "tile": render_template("review/_tile.html", f=row, p=found, here=here)})
 
 

@@ -182,6 +182,8 @@
         status.className = reply.ok ? "hint ok" : "hint error";
         if (!reply.ok) { return; }
         setVersion(reply.version);
+        var box = document.querySelector('.facebox[data-face="' + faceId + '"]');
+        if (box) { box.className = "facebox " + reply.css; }
         var old = document.getElementById("face-" + faceId);
         var holder = document.createElement("ol");
         holder.innerHTML = reply.tile.trim();
@@ -269,7 +271,10 @@
 
   document.addEventListener("keydown", function (ev) {
     var tag = (ev.target.tagName || "").toLowerCase();
-    if (tag === "input" || tag === "textarea" || tag === "select" || ev.ctrlKey || ev.metaKey || ev.altKey) {
+    var choice = tag === "input" && (ev.target.type === "checkbox" || ev.target.type === "radio");
+    if (choice && ev.key === " ") { return; }  // the checkbox toggles itself
+    var typing = (tag === "input" && !choice) || tag === "textarea" || tag === "select";
+    if (typing || ev.ctrlKey || ev.metaKey || ev.altKey) {
       if (ev.key === "Escape" && ev.target.blur) { ev.target.blur(); if (current) { current.focus(); } }
       return;
     }
