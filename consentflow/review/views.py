@@ -42,6 +42,7 @@ from consentflow.publish.redact import Box, encode_jpeg, load_upright
 from consentflow.publish.service import approve_purpose, preview_derivative
 from consentflow.review import service
 from consentflow.review.bulk import decide_faces
+from consentflow.review.crops import face_crop
 from consentflow.review.forms import (
     BulkForm,
     DrawFaceForm,
@@ -64,7 +65,6 @@ add_tile(Tile(_l("Review"), _l("Check faces, approve and publish photos."), "rev
               frozenset({"pr"})))
 
 DISPLAY_SIDE = 1600
-CROP_SIDE = 160
 
 
 def _storage() -> Any:
@@ -250,33 +250,10 @@ def crop(face_id: int) -> Any:
     face, found = _owned_face(face_id)
     if found.storage_key is None or is_video_type(found.media_type):
         abort(404)
-    storage = _storage()
-    key = _crop_key(found, face)
-    if not storage.exists(key):
-        upright = load_upright(storage.read(found.storage_key))
-        others = db.session.scalars(select(Face).where(Face.photo_id == found.id))
-        for each in others:  # every crop of the photo from this one decode
-            each_key = _crop_key(found, each)
-            if each.id == face.id or not storage.exists(each_key):
-                storage.put_at(each_key, _crop_jpeg(upright, each))
-    response = Response(storage.read(key), mimetype="image/jpeg")
+    siblings = db.session.scalars(select(Face).where(Face.photo_id == found.id))
+    response = Response(face_crop(_storage(), found, face, siblings), mimetype="image/jpeg")
     response.headers["Cache-Control"] = "private, max-age=600"
     return response
-
-
-def _crop_key(photo: Photo, face: Face) -> str:
-    # Derived from the original's hash and the box: a new box is a new crop.
-    return (f"disp/{photo.sha256[:2]}/{photo.sha256}_crop_{face.left}_{face.top}_"
-            f"{face.right}_{face.bottom}_{CROP_SIDE}.jpg")
-
-
-def _crop_jpeg(upright: Image.Image, face: Face) -> bytes:
-    w, h = face.right - face.left, face.bottom - face.top
-    box = (max(0, face.left - w // 3), max(0, face.top - h // 3),
-           min(upright.width, face.right + w // 3), min(upright.height, face.bottom + h // 3))
-    part = upright.crop(box)
-    part.thumbnail((CROP_SIDE, CROP_SIDE), Image.Resampling.LANCZOS)
-    return encode_jpeg(part, quality=85)
 
 
 @bp.route("/photo/<int:photo_id>/preview/<channel>")
