@@ -29,7 +29,6 @@ from consentflow.photos.crypto import cipher_from_config
 from consentflow.photos.enrol import enrol_portrait, purge_reference_faces
 from consentflow.photos.imaging import (is_video_type, make_thumbnail, video_placeholder)
 from consentflow.photos.storage import storage_from_config
-from consentflow.photos.rematch import match_again
 from consentflow.photos.uploads import receive_upload, upload_limits
 from consentflow.photos.tasks import engine_settings, requeue_stale
 
@@ -205,14 +204,10 @@ def retry_failed(album_id: int) -> Any:
     return redirect(url_for("photos.album", album_id=album.id))
 
 
-def _queue_match_again(album_id: int | None) -> int:
-    """Queue photos for matching again; commit first, so the worker sees them, then enqueue."""
-    ids = match_again(db.session, current_actor(), require_school().id, album_id=album_id,
-                      now=utcnow())
-    db.session.commit()
-    for photo_id in ids:
-        enqueue("process_photo", photo_id)
-    return len(ids)
+def _queue_match_again(album_id: int | None) -> None:
+    """Hand "match again" to the worker; the progress bar follows the photos."""
+    actor = current_actor()
+    enqueue("match_again", require_school().id, album_id, actor.id, actor.label)
 
 
 @bp.route("/albums/<int:album_id>/match-again", methods=["POST"])
@@ -222,9 +217,8 @@ def album_match_again(album_id: int) -> Any:
     album = get_owned(Album, album_id)
     if not CsrfOnlyForm().validate_on_submit():
         abort(400)
-    count = _queue_match_again(album.id)
-    flash(_("%(n)d photo(s) will be matched again; every reviewer decision is kept.", n=count),
-          "success")
+    _queue_match_again(album.id)
+    flash(_("Matching again has started; every reviewer decision is kept."), "success")
     if not has_role(*ALBUM_ROLES):
         return redirect(url_for("photos.references"))
     return redirect(url_for("photos.album", album_id=album.id))
@@ -236,9 +230,8 @@ def school_match_again() -> Any:
     """Apply newly enrolled portraits to every photo of the school still in review."""
     if not CsrfOnlyForm().validate_on_submit():
         abort(400)
-    count = _queue_match_again(None)
-    flash(_("%(n)d photo(s) will be matched again; every reviewer decision is kept.", n=count),
-          "success")
+    _queue_match_again(None)
+    flash(_("Matching again has started; every reviewer decision is kept."), "success")
     return redirect(url_for("photos.references") + "#progress")
 
 

@@ -41,9 +41,10 @@ def test_match_again_applies_a_new_portrait_and_keeps_every_decision(app, client
     assert f"/photos/albums/{album.id}/match-again" in page
     reply = client.post(f"/photos/albums/{album.id}/match-again", data={"csrf_token": csrf},
                         follow_redirects=True)
-    assert "1 photo(s) will be matched again" in reply.get_data(as_text=True)
+    assert "Matching again has started" in reply.get_data(as_text=True)
     assert get_queue(app).pending_count() == 1  # a worker job, not work in the request
-    run_jobs(app)
+    assert db_session.get(Photo, photo_id).state == "needs_review"
+    run_jobs(app)  # the match_again job queues the photo; its process_photo job runs next
 
     new_left, new_right = faces_of(db_session, photo_id)
     assert new_left.matched_person_id == obama.id  # the new portrait is applied
@@ -64,6 +65,7 @@ def test_school_wide_match_again_by_admin_with_progress(app, client, auth, db_se
     assert 'id="match-again"' in page and "/photos/reference/status.json" in page
     csrf = auth.csrf("/photos/reference/")
     client.post("/photos/reference/match-again", data={"csrf_token": csrf})
+    get_queue(app).huey.execute(get_queue(app).huey.dequeue())  # only the match_again job
     status = client.get("/photos/reference/status.json").get_json()
     assert (status["total"], status["queued"], status["done"]) == (1, 1, 0)
     run_jobs(app)
@@ -84,7 +86,9 @@ def test_match_again_is_for_admin_and_pr_of_the_school(app, auth, db_session):
                    client.post("/photos/reference/match-again",
                                data={"csrf_token": csrf}).status_code]
         assert answers == ([403, 403] if client is teacher else [404, 302])
-    db_session.expire_all()
-    assert get_queue(app).pending_count() == 0
+    run_jobs(app)  # the stranger's job runs for the stranger's own school only
+    assert db_session.get(Photo, _photo_id).state == "needs_review"
+    assert db_session.scalar(select(AuditEvent).where(
+        AuditEvent.action == "photo.reprocess", AuditEvent.school_id == school.id)) is None
     assert db_session.scalar(select(AuditEvent).where(
         AuditEvent.action == "photos.match_again", AuditEvent.school_id == school.id)) is None
