@@ -34,6 +34,7 @@ from consentflow.review.service import (
 # without a person, exactly what a drawn unknown face records.
 BULK_KINDS = {"confirm": "confirm", "keep_blurred": "not_person", "not_face": "not_face"}
 MAX_BULK_FACES = 1000
+KNOWN_KINDS = IDENTIFYING_KINDS | {"external_adult"}
 
 
 def decide_faces(
@@ -71,7 +72,8 @@ def decide_faces(
     if kind == "confirm":
         _check_confirmable(faces, active, selected)
     elif kind == "not_person":
-        if any(f.id in current and current[f.id].kind in IDENTIFYING_KINDS for f in faces):
+        # Never silently undo an identification (a person, or an adult from outside).
+        if any(f.id in current and current[f.id].kind in KNOWN_KINDS for f in faces):
             raise InvalidInput("Some selected faces are already identified; leave them out of "
                                "the selection or undo their decision first.")
     voided = void_unpublished_approvals(session, photo, "Face decisions changed after approval.",

@@ -96,7 +96,8 @@
   function selectUnidentified() {
     cards.forEach(function (c) {
       var box = checkbox(c);
-      if (box) { box.checked = c.dataset.identified !== "1" && !c.classList.contains("not-face"); }
+      // Every face nobody decided yet (identified or not, a face needs a decision).
+      if (box) { box.checked = c.classList.contains("attention"); }
     });
     countSelected();
   }

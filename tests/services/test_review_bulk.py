@@ -123,11 +123,16 @@ def test_keep_blurred_refuses_identified_faces_instead_of_undoing_them(app, db_s
     record_review(db_session, actor=w.actor, school_id=w.school.id, face_id=w.obama_face.id,
                   kind="confirm", expected_version=None, now=utcnow())
     db_session.commit()
-    with pytest.raises(InvalidInput, match="already identified"):
-        _bulk(db_session, w, [w.obama_face.id, w.biden_face.id], "keep_blurred")
-    db_session.rollback()
-    assert [(r.face_id, r.kind) for r in _active(db_session, w.photo.id)] == \
-        [(w.obama_face.id, "confirm")]
+    record_review(db_session, actor=w.actor, school_id=w.school.id, face_id=w.biden_face.id,
+                  kind="external_adult", note="Photographer's assistant, consent on file",
+                  expected_version=None, now=utcnow())
+    db_session.commit()
+    for face in (w.obama_face, w.biden_face):
+        with pytest.raises(InvalidInput, match="already identified"):
+            _bulk(db_session, w, [face.id], "keep_blurred")
+        db_session.rollback()
+    assert sorted((r.face_id, r.kind) for r in _active(db_session, w.photo.id)) == sorted(
+        [(w.obama_face.id, "confirm"), (w.biden_face.id, "external_adult")])
 
 
 def test_bulk_refuses_unknown_actions_and_empty_selections(app, db_session):
