@@ -14,6 +14,7 @@ from wtforms import PasswordField, SelectMultipleField
 from wtforms.validators import Optional as OptionalValidator
 
 from consentflow.admin.base import ReadOnlyScopedView, SchoolScopedView
+from consentflow.audit.chain import personal_display
 from consentflow.audit.service import record_event
 from consentflow.auth.access import current_actor, has_role, require_school, schools_of
 from consentflow.auth.passwords import hash_password
@@ -214,8 +215,17 @@ class ConsentRecordView(ReadOnlyScopedView):
     column_default_sort = ("id", True)
 
 
+def _personal_formatter(view: Any, context: Any, model: Any, name: str) -> Markup:
+    """Only values whose commitment verifies are shown; erased or altered ones say so."""
+    shown = personal_display(model.personal or {})
+    return Markup("<br>").join(Markup("{}: {}").format(k, v) for k, v in shown.items())
+
+
 class AuditEventView(ReadOnlyScopedView):
     column_list = ("id", "at", "actor_label", "action", "object_type", "object_id", "hash")
+    column_details_list = ("id", "at", "actor_label", "actor_id", "action", "object_type", "object_id",
+                           "details", "personal", "subject_ids", "prev_hash", "hash", "hash_version")
+    column_formatters_detail = {"personal": _personal_formatter}
     column_filters = ("action", "object_type", "actor_label")
     column_default_sort = ("id", True)
     can_view_details = True
