@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from consentflow.audit.service import Actor, record_event
+from consentflow.auth.sessions import revoke_all_sessions
 from consentflow.auth.passwords import hash_password, needs_rehash, verify_password
 from consentflow.errors import Forbidden, InvalidInput
 from consentflow.models import ApiToken, LoginAttempt, Membership, School, User, utcnow
@@ -152,5 +153,7 @@ def set_password(session: Session, *, actor: Actor, user: User, password: str,
     ):
         token.revoked_at = now
         revoked += 1
+    ended = revoke_all_sessions(session, user.id, now)
     record_event(session, actor=actor, action="user.set_password", object_type="user",
-                 object_id=user.id, details={"api_tokens_revoked": revoked}, now=now)
+                 object_id=user.id, details={"api_tokens_revoked": revoked, "sessions_ended": ended},
+                 now=now)
