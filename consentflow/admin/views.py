@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort
+from flask import abort, url_for
+from flask_babel import gettext as _
 from flask_admin.contrib.sqla import ModelView
 from flask_login import current_user
 from markupsafe import Markup, escape
@@ -17,7 +18,9 @@ from consentflow.audit.service import record_event
 from consentflow.auth.access import current_actor, has_role, require_school, schools_of
 from consentflow.events import PersonLeft, emit
 from consentflow.extensions import db
-from consentflow.models import Guardian, Person, School, SchoolYear, utcnow
+from consentflow.errors import InvalidState
+from consentflow.models import ConsentForm, Guardian, Person, School, SchoolYear, utcnow
+from consentflow.models.consent import form_is_signed
 
 
 def _of_school(model: Any, order: Any) -> list[Any]:
@@ -107,11 +110,26 @@ class GuardianView(SchoolScopedView):
 
 
 class ConsentFormView(SchoolScopedView):
+    """Form versions; one that families have signed is frozen (a change is a new version)."""
+
     audit_type = "consent_form"
     can_delete = False
     column_list = ("title", "version", "school_year", "created_at")
     form_columns = ("school_year", "version", "title", "wording")
     form_args = {"school_year": {"query_factory": lambda: _of_school(SchoolYear, SchoolYear.starts_on)}}
+    edit_template = "admin/consentform_edit.html"
+
+    def is_signed(self, model: ConsentForm) -> bool:
+        return form_is_signed(db.session.connection(), model.id)
+
+    def new_version_url(self, model: ConsentForm) -> str:
+        return url_for("consent.new_form", **{"from": model.id})
+
+    def on_model_change(self, form: Any, model: Any, is_created: bool) -> None:
+        if not is_created and self.is_signed(model):
+            raise InvalidState(_("Families have signed this version, so its wording cannot change. "
+                                 "Make a new version from it instead."))
+        super().on_model_change(form, model, is_created)
 
 
 def _decisions_formatter(view: Any, context: Any, model: Any, name: str) -> Markup:
