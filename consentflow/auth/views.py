@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import re
+import secrets
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,11 +19,17 @@ from consentflow.auth.sessions import active_sessions, end_own_session, log_out,
 from consentflow.errors import NotFound
 from consentflow.labels import local_dt
 from consentflow.auth.forms import LoginForm
-from consentflow.auth.service import LoginFailed, LoginThrottled, ThrottlePolicy, authenticate
+from consentflow.auth.service import LoginFailed, authenticate
+from consentflow.auth.throttle import LoginThrottled, ThrottlePolicy
 from consentflow.extensions import db
 from consentflow.models import utcnow
 
 bp = Blueprint("auth", __name__)
+
+# A random id that lets a browser which signed in before skip other people's failures.
+DEVICE_COOKIE = "cf_device"
+DEVICE_COOKIE_MAX_AGE = 180 * 24 * 3600
+DEVICE_ID_RE = re.compile(r"[A-Za-z0-9_-]{16,32}")
 
 
 def _safe_next(target: str | None) -> str:
@@ -30,23 +39,48 @@ def _safe_next(target: str | None) -> str:
     return url_for("home.index")
 
 
+def _device_id() -> str | None:
+    """This browser's known-device id (see auth.throttle), if it has a well-formed one."""
+    value = request.cookies.get(DEVICE_COOKIE, "")
+    return value if DEVICE_ID_RE.fullmatch(value) else None
+
+
+def _set_device_cookie(response: Any, device: str) -> None:
+    response.set_cookie(
+        DEVICE_COOKIE, device, max_age=DEVICE_COOKIE_MAX_AGE, httponly=True, samesite="Lax",
+        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+    )
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     form = LoginForm()
     if form.validate_on_submit():
+        max_failures = current_app.config["LOGIN_MAX_FAILURES"]
         policy = ThrottlePolicy(
-            max_failures=current_app.config["LOGIN_MAX_FAILURES"],
+            max_failures=max_failures,
             window=timedelta(seconds=current_app.config["LOGIN_WINDOW_SECONDS"]),
+            address_max_failures=4 * max_failures,
+            account_max_failures=4 * max_failures,
         )
+        # A browser without a device id gets one; it becomes "known" only by signing in.
+        device = _device_id()
+        new_device = device is None
+        if device is None:
+            device = secrets.token_urlsafe(16)
         try:
             user = authenticate(
                 db.session, form.email.data or "", form.password.data or "",
-                request.remote_addr or "-", utcnow(), policy,
+                request.remote_addr or "-", utcnow(), policy, device=device,
             )
-        except LoginThrottled:
+        except LoginThrottled as err:
             db.session.rollback()
-            flash(_("Too many failed attempts. Wait a quarter of an hour and try again."), "error")
-            return render_template("auth/login.html", form=form), 429
+            minutes = max(1, math.ceil(err.retry_after.total_seconds() / 60))
+            flash(_("Too many failed attempts. Try again in %(minutes)d minute(s).", minutes=minutes),
+                  "error")
+            response = current_app.make_response((render_template("auth/login.html", form=form), 429))
+            response.headers["Retry-After"] = str(math.ceil(err.retry_after.total_seconds()))
+            return response
         except LoginFailed:
             db.session.commit()  # keep the failed attempt: it feeds the throttle
             flash(_("Unknown e-mail address or wrong password."), "error")
@@ -66,7 +100,10 @@ def login() -> Any:
             session["lang"] = lang
         session[SESSION_TOKEN_KEY] = raw_token
         login_user(user, remember=False)
-        return redirect(next_url)
+        response = redirect(next_url)
+        if new_device:
+            _set_device_cookie(response, device)
+        return response
     return render_template("auth/login.html", form=form)
 
 
