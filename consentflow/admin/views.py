@@ -13,7 +13,7 @@ from sqlalchemy import inspect, select
 
 from consentflow.admin.base import ReadOnlyScopedView, SchoolScopedView
 from consentflow.admin.users import UserView  # noqa: F401  (re-exported for setup and tests)
-from consentflow.audit.chain import personal_display
+from consentflow.audit.chain import ALTERED, ERASED, personal_display
 from consentflow.audit.service import record_event
 from consentflow.auth.access import current_actor, has_role, require_school, schools_of
 from consentflow.events import PersonLeft, emit
@@ -149,8 +149,9 @@ class ConsentRecordView(ReadOnlyScopedView):
 
 def _personal_formatter(view: Any, context: Any, model: Any, name: str) -> Markup:
     """Only values whose commitment verifies are shown; erased or altered ones say so."""
+    words = {ERASED: _("[erased]"), ALTERED: _("[altered: does not verify]")}
     shown = personal_display(model.personal or {})
-    return Markup("<br>").join(Markup("{}: {}").format(k, v) for k, v in shown.items())
+    return Markup("<br>").join(Markup("{}: {}").format(k, words.get(v, v)) for k, v in shown.items())
 
 
 class AuditEventView(ReadOnlyScopedView):

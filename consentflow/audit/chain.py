@@ -23,6 +23,7 @@ from typing import Any
 
 GENESIS = "0" * 64
 ERASED = "[erased]"  # how rule-1 erasure left the value; still accepted in that exact form
+ALTERED = "[altered: does not verify]"
 CURRENT_HASH_VERSION = 2
 HASH_VERSIONS = (1, 2)
 _LIVE_KEYS = {"v", "s", "c"}
@@ -83,7 +84,7 @@ def personal_display(personal: dict[str, Any]) -> dict[str, str]:
         elif isinstance(entry, dict) and _is_erased(entry):
             shown[key] = ERASED
         else:
-            shown[key] = "[altered: does not verify]"
+            shown[key] = ALTERED
     return shown
 
 
