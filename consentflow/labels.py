@@ -13,6 +13,12 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import to_user_timezone
 
 CHANNEL_LABELS = {
+    "role": {
+        "admin": _l("Administrator"),
+        "pr": _l("PR and communication"),
+        "teacher": _l("Teacher"),
+        "privacy": _l("Privacy officer"),
+    },
     "website": _l("School website"),
     "social_media": _l("School social media accounts"),
     "newsletter": _l("Newsletter"),
