@@ -21,6 +21,7 @@ from consentflow.consent.signer import SCHOOL_TZ, local_date, signs_for_self
 from consentflow.consent.years import latest_form, school_year_on
 from consentflow.audit.service import record_event
 from consentflow.errors import DomainError, SignerRuleViolation
+from consentflow.exports import download_name
 from consentflow.extensions import db
 from consentflow.models import ConsentForm, ConsentLink, ConsentRecord, Person, utcnow
 
@@ -137,5 +138,5 @@ def evidence(record_id: int) -> Any:
     record_event(db.session, actor=current_actor(), school_id=rec.school_id, action="consent.evidence_view",
                  object_type="consent_record", object_id=rec.id, subject_ids=[rec.person_id])
     db.session.commit()
-    return send_file(path, as_attachment=True, download_name=f"consent-{rec.id}-evidence"
-                     + path[path.rfind("."):], max_age=0)
+    return send_file(path, as_attachment=True, download_name=download_name(
+        f"consent-{rec.id}-evidence" + path[path.rfind("."):]), max_age=0)
