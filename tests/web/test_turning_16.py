@@ -10,7 +10,7 @@ with "today" in the school's time zone as the app uses it.
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -46,9 +46,7 @@ def _world(db_session: Any, app: Any, days_since_birthday: int) -> dict[str, Any
     parent = factories.guardian(db_session, school=school, children=[child], name="Pat Parent")
     actor = Actor.system("test")
     year = ensure_school_year(db_session, actor=actor, school_id=school.id, on=today, now=now)
-    earlier = max(now - timedelta(days=3), now.replace(year=year.starts_on.year,
-                                                        month=year.starts_on.month,
-                                                        day=year.starts_on.day, hour=12))
+    earlier = datetime.combine(year.starts_on, time(9), timezone.utc)  # the form of the whole year
     form = create_form_version(db_session, actor=actor, school_id=school.id, school_year_id=year.id,
                                title="Beeldmateriaal", wording="Mogen wij...", purposes=PURPOSES,
                                now=earlier)
