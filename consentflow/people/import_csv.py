@@ -223,7 +223,7 @@ def _unreadable_reason(err: csv.Error) -> str:
     if "field limit" in text:
         return _("a value on this line is longer than %(limit)s characters; the line was not read",
                  limit=csv.field_size_limit())
-    if "end of data" in text or "quotechar" in text or "delimiter' expected" in text:
+    if "end of data" in text or "expected after" in text:
         return _("this line has a quotation mark that is not closed; the line was not read")
     return _("this line cannot be read (%(error)s); the line was not read", error=text)
 
@@ -275,7 +275,8 @@ def parse_roster(data: bytes, kind: str, today: date | None = None) -> ParsedFil
             continue
         if not any(v.strip() for v in values):
             continue
-        other = _other_delimiter(line, delimiter, len(headers)) if len(values) < len(headers) else None
+        # The file's separator does not occur at all: the line was written with another one.
+        other = _other_delimiter(line, delimiter, len(headers)) if len(values) == 1 < len(headers) else None
         if other is not None:
             row = ParsedRow(line=number, external_id=_get(_split(line, other), fields, "external_id"))
             row.error = _("this line is separated by %(found)s, the rest of the file by %(expected)s; "

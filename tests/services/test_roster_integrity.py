@@ -180,3 +180,10 @@ def test_the_import_page_reports_broken_lines_and_conflicts_in_dutch(app, client
         assert dutch in html, dutch
     assert "conflict: met de hand controleren: 1" in html and "check by hand" not in html
     assert _person(db_session, school, "900006") is not None
+
+
+def test_a_stray_quote_inside_a_value_is_a_line_error(db_session) -> None:
+    school = factories.school(db_session)
+    report = _import(db_session, school, '510001;"Dik"ke;Quote;2012-01-01;1A;;\n510002;Eva;Na;2012-02-02;1A;;\n')
+    assert [(r.line, r.status) for r in report.rows] == [(2, "rejected"), (3, "created")]
+    assert "quotation mark" in report.rows[0].reason
