@@ -54,6 +54,7 @@ LABELS = {
         "created": _l("created"),
         "updated": _l("updated"),
         "unchanged": _l("unchanged"),
+        "conflict": _l("conflict: check by hand"),
         "rejected": _l("rejected"),
         "left": _l("marked as left"),
     },
@@ -65,7 +66,7 @@ TONES = {
                     "rejected": "bad", "failed": "bad", "withdrawn": "bad"},
     "purpose_status": {"approved": "ok", "blocked": "bad"},
     "link_state": {"active": "ok", "revoked": "bad", "closed": "bad", "expired": "bad"},
-    "import_status": {"created": "ok", "updated": "ok", "rejected": "bad", "left": "warn"},
+    "import_status": {"created": "ok", "updated": "ok", "conflict": "warn", "rejected": "bad", "left": "warn"},
 }
 
 

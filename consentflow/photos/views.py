@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from consentflow.auth.access import (current_actor, current_roles, get_owned, has_role,
                                     require_role, require_school)
 from consentflow.errors import DomainError
+from consentflow.exports import attachment
 from consentflow.extensions import db
 from consentflow.home.views import Tile, add_tile
 from consentflow.jobs import enqueue
@@ -280,9 +281,8 @@ def original(photo_id: int) -> Any:
     if not photo.storage_key:
         abort(404)
     data = storage_from_config(current_app.config).read(photo.storage_key)
-    safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in photo.original_filename)
     return _private_file(data, photo.media_type,
-                         **{"Content-Disposition": f'attachment; filename="{safe}"'})
+                         **{"Content-Disposition": attachment(photo.original_filename, "original")})
 
 
 # --- reference portraits (admin) ------------------------------------------------

@@ -50,7 +50,8 @@ def _seed(live: LiveServer) -> dict[str, Any]:
         year = ensure_school_year(db.session, actor=actor, school_id=school.id, on=now.date(), now=now)
         form = create_form_version(
             db.session, actor=actor, school_id=school.id, school_year_id=year.id,
-            title="Toestemming beeldmateriaal", now=now, purposes=None,
+            # Made before the families signed it (a record cannot predate its form version).
+            title="Toestemming beeldmateriaal", now=now - timedelta(days=2), purposes=None,
             wording="Op school maken wij foto's en video's van activiteiten. Geef per gebruik aan of "
                     "dat mag. U kunt uw keuze altijd wijzigen of intrekken via deze link.")
         open_round(db.session, actor=actor, school_id=school.id, school_year_id=year.id, form_id=form.id,

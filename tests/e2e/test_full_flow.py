@@ -54,7 +54,8 @@ def _seed(live: LiveServer) -> dict[str, Any]:
             people[last] = (person, guardian)
         year = ensure_school_year(db.session, actor=actor, school_id=school.id, on=now.date(), now=now)
         form = create_form_version(db.session, actor=actor, school_id=school.id,
-                                   school_year_id=year.id, title="Media consent", now=now,
+                                   school_year_id=year.id, title="Media consent",
+                                   now=now - timedelta(days=2),  # before the guardians signed it
                                    purposes=None, wording="Photos of school activities.")
         obama, obama_guardian = people["Obama"]
         record_consent(
