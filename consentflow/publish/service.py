@@ -10,7 +10,7 @@ if it still recognises anyone who was blurred, nothing is published.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -69,6 +69,10 @@ REFUSALS = {
                             "the check cannot be completed; nothing was published. Ask the "
                             "administrator to check the face key.",
 }
+class ClaimLost(InvalidState):
+    """A background run's claim was taken over by another worker; it records nothing."""
+
+
 # A purpose may be published when approved (directly) or claimed by a background run.
 PUBLISHABLE = frozenset({"approved", "publishing"})
 
@@ -285,13 +289,15 @@ def publish_photo(
     settings: EngineSettings | None = None,
     channel_note: str | None = None,
     tolerance: float = LOOSE_THRESHOLD,
+    still_ours: Callable[[], bool] | None = None,
 ) -> Publication:
     """Publish an approved photo for one purpose with consent re-checked and the result verified.
 
     Raises PublicationRefused when consent changed since approval, a face in
     the derivative shows someone who must be blurred, or the check cannot
     read the blurred people's references; the purpose then keeps the reason
-    (flushed: the caller commits so it is kept). Runs in the worker.
+    (flushed: the caller commits so it is kept). Runs in the worker, which
+    passes ``still_ours`` to re-check its claim before anything is recorded.
     """
     channel = _channel(channel)
     photo = get_photo(session, school_id, photo_id)
@@ -303,7 +309,6 @@ def publish_photo(
         raise InvalidState("The original of this photo no longer exists.")
     if live_publication(session, photo.id, channel) is not None:
         raise InvalidState("This photo is already published for this purpose.")
-    check_version(session, photo, None)
     approved_at = pp.decided_at or now
     resolved = resolve_faces(session, photo.id)
     decisions = decide_photo(session, resolved, [channel], now.date())[channel]
@@ -331,6 +336,10 @@ def publish_photo(
                              references=references, tolerance=tolerance, settings=settings)
     if not check.ok:
         raise _send_back(session, actor, photo, pp, "leak", now, check.leaks)
+    if still_ours is not None and not still_ours():
+        raise ClaimLost("Another worker took over this publication.")
+    # A reviewer who changed the photo during the check makes this a conflict, not a publication.
+    check_version(session, photo, None)
     key = storage.put_at(content_key(derivative.data, "deriv"), derivative.data)
     snapshot = _snapshot(session, decisions, dict(how))
     publication = Publication(
