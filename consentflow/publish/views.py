@@ -74,7 +74,7 @@ def publish(photo_id: int, channel: str) -> Any:
             channel=channel, channel_note=form.channel_note.data, now=utcnow())
     except DomainError as err:
         db.session.rollback()
-        flash(err.message, "error")
+        flash(_(err.message), "error")  # the service's English msgid, translated when known
         return back
     db.session.commit()
     enqueue("publish_purpose", pp.id)
