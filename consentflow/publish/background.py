@@ -123,12 +123,17 @@ def release_run(session: Session, run: Run) -> None:
 
 def record_failure(session: Session, purpose_id: int, message: str, now: datetime,
                    actor: Actor) -> None:
-    """A run that could not publish (not a refusal): the approval stands, the reason is kept."""
+    """A run that could not publish (not a refusal): approve again to retry; the reason is kept.
+
+    Deny by default: whatever stopped it (a reviewer's change during the
+    run, a crash) may have changed what would be published.
+    """
     pp = session.get(PhotoPurpose, purpose_id)
     if pp is None or pp.status != "publishing":
         return
     photo = session.get(Photo, pp.photo_id)
     release_claim(pp)
+    pp.status, pp.decided_at, pp.decided_by_id = "pending", now, None
     pp.refusal = {"code": "failed", "message": message, "leaks": []}
     session.flush()
     record_event(session, actor=actor, action="photo.publication_failed", object_type="photo",
