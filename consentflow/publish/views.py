@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
 from flask import (
     Blueprint,
     Response,
@@ -24,6 +22,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
 from consentflow.auth.access import current_actor, get_owned, require_role, require_school
 from consentflow.errors import DomainError
@@ -34,8 +33,8 @@ from consentflow.models import Album, Face, Photo, PhotoPurpose, Publication, Ta
 from consentflow.models.consent import CHANNELS
 from consentflow.photos.storage import storage_from_config
 from consentflow.publish import subscriptions  # noqa: F401  (registers the takedown handler)
-from consentflow.publish.export import album_bundle, download_derivative
 from consentflow.publish.background import publication_status, request_publication
+from consentflow.publish.export import album_bundle, download_derivative
 from consentflow.publish.forms import PublishForm, RedactionForm, TakedownDoneForm
 from consentflow.publish.redaction import set_face_redaction
 from consentflow.publish.takedown import complete_takedown, open_takedowns, recent_done_takedowns
