@@ -147,20 +147,27 @@ def test_group_derivative_without_the_blur_is_refused_face_by_face(bald_boxes):
     assert 100 not in {leak.face_id for leak in result.leaks}
 
 
+def _stored_photo(db_session, w, data: bytes, name: str):
+    """A photo of the world's album made from bytes (here: a composed image)."""
+    from consentflow.models import Photo
+
+    with Image.open(io.BytesIO(data)) as image:
+        width, height = image.size
+    photo = Photo(school_id=w.school.id, album_id=w.album.id,
+                  sha256=hashlib.sha256(data).hexdigest(), storage_key=w.storage.put(data),
+                  original_filename=name, media_type="image/jpeg", width=width, height=height,
+                  byte_size=len(data), state="needs_review")
+    db_session.add(photo)
+    db_session.flush()
+    return photo
+
+
 def _twins_world(db_session, app):
     """Obama twice: the left face blurred as Obama (no consent), the right one 'not a face'."""
-    from tests.services.test_publish_support import add_photo
 
     w = build_world(db_session, app)
-    name = "twins.jpg"
-    (FACES.parent / "tmp").mkdir(exist_ok=True)
     data = side_by_side("obama.jpg", "obama2.jpg")
-    storage_name = FACES.parent / "tmp" / name
-    storage_name.write_bytes(data)
-    try:
-        w.photo = add_photo(db_session, w, f"../tmp/{name}")
-    finally:
-        storage_name.unlink()
+    w.photo = _stored_photo(db_session, w, data, "twins.jpg")
     image = Image.open(io.BytesIO(data))
     boxes = sorted(_detect(image), key=lambda b: b.left)
     assert len(boxes) == 2
