@@ -164,7 +164,6 @@ def _stored_photo(db_session, w, data: bytes, name: str):
 
 def _twins_world(db_session, app):
     """Obama twice: the left face blurred as Obama (no consent), the right one 'not a face'."""
-
     w = build_world(db_session, app)
     data = side_by_side("obama.jpg", "obama2.jpg")
     w.photo = _stored_photo(db_session, w, data, "twins.jpg")
