@@ -31,7 +31,8 @@ class JobSpec:
 _REGISTRY: dict[str, JobSpec] = {}
 
 # Modules whose import registers jobs; features append to this list.
-JOB_MODULES: list[str] = ["consentflow.consent.outbox", "consentflow.photos.tasks"]
+JOB_MODULES: list[str] = ["consentflow.consent.outbox", "consentflow.photos.tasks",
+                          "consentflow.publish.tasks"]
 
 
 def job(

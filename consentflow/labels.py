@@ -43,6 +43,7 @@ LABELS = {
         "pending": _l("not yet approved"),
         "approved": _l("Approved"),
         "blocked": _l("Blocked"),
+        "publishing": _l("Being published"),
     },
     "link_state": {
         "active": _l("active"),

@@ -15,13 +15,13 @@ from consentflow.models.consent import (
 from consentflow.models.face import Face, FaceReview, ReferenceFace
 from consentflow.models.person import Guardian, Person, person_guardian
 from consentflow.models.photo import Album, Photo, PhotoPurpose
-from consentflow.models.publication import Publication, TakedownTask
+from consentflow.models.publication import FaceRedaction, Publication, TakedownTask
 from consentflow.models.school import Board, School
 from consentflow.models.user import LoginAttempt, Membership, User, UserSession
 
 __all__ = [
     "Album", "ApiToken", "AuditEvent", "Base", "Board", "ConsentForm", "ConsentLink", "ConsentRecord",
-    "ConsentRound", "DEFAULT_PURPOSES", "Face", "FaceReview", "Guardian", "LoginAttempt",
+    "ConsentRound", "DEFAULT_PURPOSES", "Face", "FaceRedaction", "FaceReview", "Guardian", "LoginAttempt",
     "Membership", "OutboxMessage", "Person", "Photo", "PhotoPurpose", "Publication",
     "ReferenceFace", "School", "SchoolYear", "TakedownTask", "User", "UserSession", "person_guardian",
     "utcnow",

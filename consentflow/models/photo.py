@@ -80,7 +80,8 @@ class PhotoPurpose(Base):
     __tablename__ = "photo_purpose"
     __table_args__ = (
         UniqueConstraint("photo_id", "purpose"),
-        CheckConstraint("status IN ('pending', 'approved', 'blocked')", name="status"),
+        CheckConstraint("status IN ('pending', 'approved', 'blocked', 'publishing')",
+                        name="status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -90,3 +91,12 @@ class PhotoPurpose(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     decided_at: Mapped[datetime | None]
+    # Background publication: the request claims approved -> publishing and
+    # enqueues; a worker claims the run (started_at) and records the outcome.
+    publish_requested_at: Mapped[datetime | None]
+    publish_requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    publish_note: Mapped[str | None] = mapped_column(String(300))
+    publish_started_at: Mapped[datetime | None]
+    publish_attempts: Mapped[int] = mapped_column(default=0)
+    # The last refused or failed attempt: {"message": str, "leaks": [{face_id, box, reason, ...}]}.
+    refusal: Mapped[dict[str, Any] | None]

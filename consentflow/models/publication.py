@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from consentflow.models.base import Base, utcnow
@@ -16,6 +16,12 @@ from consentflow.models.user import User
 
 class Publication(Base):
     __tablename__ = "publication"
+    __table_args__ = (
+        # At most one live publication per photo and channel, whoever publishes when.
+        Index("uq_publication_live", "photo_id", "purpose", unique=True,
+              sqlite_where=text("taken_down_at IS NULL"),
+              postgresql_where=text("taken_down_at IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
@@ -51,3 +57,26 @@ class TakedownTask(Base):
 
     publication: Mapped[Publication] = relationship()
     person: Mapped[Person | None] = relationship()
+
+
+class FaceRedaction(Base):
+    """A reviewer's choice of a stronger redaction for one face of a photo.
+
+    Like FaceReview it carries the box it was made on: it applies to the face
+    whose box overlaps it best, so it survives reprocessing.
+    """
+
+    __tablename__ = "face_redaction"
+    __table_args__ = (CheckConstraint("mode IN ('standard', 'wide', 'solid')", name="mode"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photo.id", ondelete="CASCADE"), index=True)
+    face_id: Mapped[int | None] = mapped_column(ForeignKey("face.id", ondelete="SET NULL"))
+    mode: Mapped[str] = mapped_column(String(10))
+    left: Mapped[int]
+    top: Mapped[int]
+    right: Mapped[int]
+    bottom: Mapped[int]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import StringField, TextAreaField
+from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 
@@ -20,3 +20,10 @@ class TakedownDoneForm(FlaskForm):
 
 class CsrfForm(FlaskForm):
     """A bare form: CSRF protection for one-button actions."""
+
+
+class RedactionForm(FlaskForm):
+    mode = SelectField(choices=[("standard", _l("Standard blur")), ("wide", _l("Blur a larger area")),
+                                ("solid", _l("Cover with a solid block"))],
+                       validators=[DataRequired()])
+    channel = HiddenField(validators=[Optional(), Length(max=40)])

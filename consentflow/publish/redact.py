@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, Literal
 
@@ -22,6 +22,11 @@ from PIL import Image, ImageFilter, ImageOps
 from consentflow.faces.engine import box_iou
 
 Decision = Literal["show", "blur_no_consent", "blur_unknown"]
+# How a blurred face is made irrecoverable: the standard head region, a wider
+# one (a reviewer's remedy when the check still found a face), or a wider one
+# filled with a flat colour.
+Redaction = Literal["standard", "wide", "solid"]
+REDACTIONS: tuple[Redaction, ...] = ("standard", "wide", "solid")
 BLUR_DECISIONS: frozenset[str] = frozenset({"blur_no_consent", "blur_unknown"})
 
 # Margins around a face box, as a share of its width/height. Generous on
@@ -32,6 +37,9 @@ MARGIN_BOTTOM = 0.4
 # The head region is reduced to at most this many pixels on its longer side:
 # 4 pixels carry a skin tone, not an identity.
 CELLS = 4
+# "wide" and "solid" grow every margin by this factor.
+WIDE_FACTOR = 1.6
+SOLID_FILL = (128, 128, 128)
 JPEG_QUALITY = 88
 
 
@@ -58,26 +66,32 @@ class PlannedFace:
 
     box: Box
     decision: Decision
+    redaction: Redaction = "standard"
 
 
 @dataclass(frozen=True)
 class RedactionPlan:
-    """What to blur, and whether the photo must be blocked for the purpose instead."""
+    """What to blur (and how), and whether the photo must be blocked for the purpose instead."""
 
     blur: tuple[Box, ...]
     blocked: bool
     largest_blur_share: float
+    redactions: tuple[Redaction, ...] = ()
+
+    def how(self) -> dict[Box, Redaction]:
+        return dict(zip(self.blur, self.redactions))
 
 
-def head_region(box: Box, width: int, height: int) -> Box:
-    """The face box grown to cover the whole head, clipped to the image."""
+def head_region(box: Box, width: int, height: int, redaction: Redaction = "standard") -> Box:
+    """The face box grown to cover the whole head (more for "wide"/"solid"), clipped."""
     w = box.right - box.left
     h = box.bottom - box.top
+    k = 1.0 if redaction == "standard" else WIDE_FACTOR
     return Box(
-        left=max(0, int(box.left - MARGIN_SIDE * w)),
-        top=max(0, int(box.top - MARGIN_TOP * h)),
-        right=min(width, int(box.right + MARGIN_SIDE * w + 0.999)),
-        bottom=min(height, int(box.bottom + MARGIN_BOTTOM * h + 0.999)),
+        left=max(0, int(box.left - k * MARGIN_SIDE * w)),
+        top=max(0, int(box.top - k * MARGIN_TOP * h)),
+        right=min(width, int(box.right + k * MARGIN_SIDE * w + 0.999)),
+        bottom=min(height, int(box.bottom + k * MARGIN_BOTTOM * h + 0.999)),
     )
 
 
@@ -94,9 +108,11 @@ def plan_redaction(
 
     Deny by default: any decision other than "show" is blurred.
     """
-    blur = tuple(f.box for f in faces if f.decision != "show")
+    hidden = [f for f in faces if f.decision != "show"]
+    blur = tuple(f.box for f in hidden)
     largest = max((face_share(b, width, height) for b in blur), default=0.0)
-    return RedactionPlan(blur=blur, blocked=largest > block_face_share, largest_blur_share=largest)
+    return RedactionPlan(blur=blur, blocked=largest > block_face_share, largest_blur_share=largest,
+                         redactions=tuple(f.redaction for f in hidden))
 
 
 def load_upright(source: bytes | BinaryIO | Image.Image) -> Image.Image:
@@ -114,10 +130,13 @@ def load_upright(source: bytes | BinaryIO | Image.Image) -> Image.Image:
     return upright.convert("RGB")
 
 
-def _obliterate(image: Image.Image, region: Box) -> None:
+def _obliterate(image: Image.Image, region: Box, solid: bool = False) -> None:
     width = region.right - region.left
     height = region.bottom - region.top
     if width <= 0 or height <= 0:
+        return
+    if solid:
+        image.paste(SOLID_FILL, (region.left, region.top, region.right, region.bottom))
         return
     crop = image.crop((region.left, region.top, region.right, region.bottom))
     scale = CELLS / max(width, height)
@@ -130,16 +149,20 @@ def _obliterate(image: Image.Image, region: Box) -> None:
     image.paste(big, (region.left, region.top))
 
 
-def redact(image: Image.Image, blur: Sequence[Box]) -> Image.Image:
+def redact(image: Image.Image, blur: Sequence[Box],
+           how: Mapping[Box, Redaction] | None = None) -> Image.Image:
     """A new RGB image with every head region in ``blur`` made irrecoverable.
 
     ``image`` must be the upright original (see ``load_upright``); it is not
-    modified. The result is built from raw pixel bytes, so it carries no
+    modified. ``how`` chooses a stronger redaction per box (default
+    "standard"). The result is built from raw pixel bytes, so it carries no
     metadata of any kind.
     """
     work = image.convert("RGB").copy()
+    how = how or {}
     for box in blur:
-        _obliterate(work, head_region(box, work.width, work.height))
+        mode = how.get(box, "standard")
+        _obliterate(work, head_region(box, work.width, work.height, mode), solid=mode == "solid")
     return Image.frombytes("RGB", work.size, work.tobytes())
 
 
@@ -160,10 +183,11 @@ class Derivative:
     image: Image.Image
 
 
-def render_derivative(original: bytes | BinaryIO | Image.Image, blur: Sequence[Box]) -> Derivative:
+def render_derivative(original: bytes | BinaryIO | Image.Image, blur: Sequence[Box],
+                      how: Mapping[Box, Redaction] | None = None) -> Derivative:
     """Decode, blur, rebuild and encode: the file that may be published."""
     upright = load_upright(original)
-    redacted = redact(upright, blur)
+    redacted = redact(upright, blur, how)
     data = encode_jpeg(redacted)
     return Derivative(
         data=data,

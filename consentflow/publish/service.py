@@ -10,7 +10,7 @@ if it still recognises anyone who was blurred, nothing is published.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,10 +25,19 @@ from consentflow.models import ConsentRecord, Photo, PhotoPurpose, Publication, 
 from consentflow.models.consent import CHANNELS
 from consentflow.photos.imaging import is_video_type
 from consentflow.photos.storage import Storage, content_key
-from consentflow.publish.redact import load_upright, plan_redaction, render_derivative
-from consentflow.publish.verify import check_derivative
+from consentflow.faces.matching import LOOSE_THRESHOLD
+from consentflow.publish.redact import (
+    PlannedFace,
+    Redaction,
+    load_upright,
+    plan_redaction,
+    render_derivative,
+)
+from consentflow.publish.redaction import redaction_choices
+from consentflow.publish.verify import Leak, PhotoFace, check_derivative
 from consentflow.review.rules import (
     FaceDecision,
+    ResolvedFace,
     decide_photo,
     people_names,
     planned,
@@ -48,8 +57,33 @@ VIDEO_REFUSED = ("This is a video. Faces in videos are not detected or blurred, 
                  "cannot be approved or published here; review it by hand, or reject it.")
 
 
+# Why publication was refused, by code (stored on the purpose; the review page translates).
+REFUSALS = {
+    "consent_changed": "Consent of a person in this photo changed since approval; "
+                       "review the photo again.",
+    "leak": "A face in the redacted photo still shows someone who must be blurred.",
+    "key_missing": "The face key is missing, so the blurred people's reference portraits "
+                   "cannot be compared; nothing was published. Ask the administrator to "
+                   "restore the key.",
+    "reference_unreadable": "A reference portrait of a blurred person cannot be decrypted, so "
+                            "the check cannot be completed; nothing was published. Ask the "
+                            "administrator to check the face key.",
+}
+class ClaimLost(InvalidState):
+    """A background run's claim was taken over by another worker; it records nothing."""
+
+
+# A purpose may be published when approved (directly) or claimed by a background run.
+PUBLISHABLE = frozenset({"approved", "publishing"})
+
+
 class PublicationRefused(ConsentMissing):
     """Publication was refused; the photo may have been sent back to review (commit that)."""
+
+    def __init__(self, message: str, *, code: str = "", leaks: tuple[Leak, ...] = (),
+                 sent_back: bool = True) -> None:
+        super().__init__(message)
+        self.code, self.leaks, self.sent_back = code, leaks, sent_back
 
 
 def _channel(channel: str) -> str:
@@ -96,6 +130,8 @@ def approve_purpose(
     pp = purpose_row(session, photo.id, channel)
     if pp.status == "blocked":
         raise InvalidState("This photo is blocked for this purpose; unblock it first.")
+    if pp.status == "publishing":
+        raise InvalidState("This photo is being published for this purpose; wait for the result.")
     school = session.get(School, school_id)
     assert school is not None
     decisions = _decisions(session, photo, channel, now)
@@ -106,7 +142,7 @@ def approve_purpose(
                                                               school.block_face_share)
         action = "photo.auto_blocked"
     else:
-        pp.status, pp.reason = "approved", None
+        pp.status, pp.reason, pp.refusal = "approved", None, None
         if photo.state == "needs_review":
             photo.state = "approved"
             photo.failure_reason = None
@@ -128,26 +164,71 @@ def _consent_changed_since(session: Session, person_ids: set[int], since: dateti
     return newer is not None
 
 
-def _send_back(session: Session, actor: Actor, photo: Photo, channel: str, reason: str,
-               now: datetime) -> PublicationRefused:
+def release_claim(pp: PhotoPurpose) -> None:
+    """End a background publication run: the purpose is approved again, the claim gone."""
+    if pp.status == "publishing":
+        pp.status = "approved"
+    pp.publish_requested_at = pp.publish_started_at = None
+    pp.publish_requested_by_id = None
+    pp.publish_note = None
+
+
+def _refusal_record(code: str, leaks: Sequence[Leak] = ()) -> dict[str, Any]:
+    return {"code": code, "leaks": [{
+        "face_id": leak.face_id, "box": [leak.box.left, leak.box.top, leak.box.right, leak.box.bottom],
+        "reason": leak.reason, "person_id": leak.person_id, "distance": leak.distance,
+    } for leak in leaks]}
+
+
+def _send_back(session: Session, actor: Actor, photo: Photo, pp: PhotoPurpose, code: str,
+               now: datetime, leaks: Sequence[Leak] = ()) -> PublicationRefused:
+    """Refuse, void every unpublished approval and keep why (with the faces) on the purpose."""
+    reason = REFUSALS[code]
+    release_claim(pp)
     void_unpublished_approvals(session, photo, reason, now)
     photo.state = "needs_review" if photo.state == "approved" else photo.state
-    photo.failure_reason = reason
+    # The refusal panel of the review page says it once, translated, with the faces.
+    photo.failure_reason = None
+    pp.reason, pp.refusal = None, _refusal_record(code, leaks)
     session.flush()
     record_event(session, actor=actor, action="photo.publication_refused", object_type="photo",
-                 object_id=photo.id, school_id=photo.school_id,
-                 details={"purpose": channel, "reason": reason}, now=now)
-    return PublicationRefused(reason)
+                 object_id=photo.id, school_id=photo.school_id, now=now,
+                 details={"purpose": pp.purpose, "reason": reason, **_refusal_record(code, leaks)})
+    return PublicationRefused(reason, code=code, leaks=tuple(leaks))
+
+
+def _refuse_in_place(session: Session, actor: Actor, photo: Photo, pp: PhotoPurpose, code: str,
+                     now: datetime) -> PublicationRefused:
+    """Refuse without sending back to review: nothing about the faces is wrong."""
+    release_claim(pp)
+    pp.refusal = _refusal_record(code)
+    session.flush()
+    record_event(session, actor=actor, action="photo.publication_refused", object_type="photo",
+                 object_id=photo.id, school_id=photo.school_id, now=now,
+                 details={"purpose": pp.purpose, "reason": REFUSALS[code], "code": code})
+    return PublicationRefused(REFUSALS[code], code=code, sent_back=False)
 
 
 def _references(session: Session, person_ids: set[int], cipher: Any) -> list[tuple[int, Any]]:
-    if cipher is None or not person_ids:
+    """The blurred people's reference encodings; raises KeyError when they cannot be read.
+
+    Deny by default: a reference that exists but cannot be decrypted must stop
+    publication, never silently shrink the check.
+    """
+    if not person_ids:
         return []
-    rows = session.scalars(select(ReferenceFace).where(ReferenceFace.person_id.in_(person_ids)))
-    return [(r.person_id, np.asarray(cipher.decrypt(r.encoding_encrypted))) for r in rows]
+    rows = list(session.scalars(select(ReferenceFace).where(ReferenceFace.person_id.in_(person_ids))))
+    if rows and cipher is None:
+        raise KeyError("key_missing")
+    try:
+        return [(r.person_id, np.asarray(cipher.decrypt(r.encoding_encrypted), dtype=np.float64))
+                for r in rows]
+    except Exception as err:  # wrong key, damaged row: fail closed
+        raise KeyError("reference_unreadable") from err
 
 
-def _snapshot(session: Session, decisions: Sequence[FaceDecision]) -> list[dict[str, Any]]:
+def _snapshot(session: Session, decisions: Sequence[FaceDecision],
+              how: dict[int, str]) -> list[dict[str, Any]]:
     names = people_names(session, [d.resolved.person_id for d in decisions if d.resolved.person_id])
     entries = []
     for d in decisions:
@@ -163,8 +244,36 @@ def _snapshot(session: Session, decisions: Sequence[FaceDecision]) -> list[dict[
             "consent_record_id": d.consent_record_id,
             "review_id": r.review.id if r.review else None,
             "note": r.review.note if r.external and r.review else None,
+            "redaction": None if d.decision == "show" else how.get(r.face.id, "standard"),
         })
     return entries
+
+
+def _planned(decisions: Sequence[FaceDecision], how: dict[int, Redaction]) -> list[PlannedFace]:
+    return [PlannedFace(d.resolved.box, d.decision, how.get(d.resolved.face.id, "standard"))
+            for d in decisions]
+
+
+def _check_faces(resolved: Sequence[ResolvedFace], decisions: Sequence[FaceDecision],
+                 ) -> tuple[list[PhotoFace], list[PhotoFace], list[PhotoFace]]:
+    """Shown, blurred (with who they are or may be) and "not a face" boxes for the check."""
+    shown, blurred = [], []
+    for d in decisions:
+        r = d.resolved
+        if d.decision == "show":
+            shown.append(PhotoFace(r.face.id, r.box))
+            continue
+        maybe = {r.person_id, r.suggested_person_id,
+                 *(c.get("person_id") for c in r.candidates)}
+        blurred.append(PhotoFace(r.face.id, r.box, tuple(sorted(p for p in maybe if p))))
+    not_faces = [PhotoFace(r.face.id, r.box) for r in resolved if r.not_face]
+    return shown, blurred, not_faces
+
+
+def live_publication(session: Session, photo_id: int, channel: str) -> Publication | None:
+    return session.scalar(select(Publication).where(
+        Publication.photo_id == photo_id, Publication.purpose == channel,
+        Publication.taken_down_at.is_(None)).limit(1))
 
 
 def publish_photo(
@@ -179,52 +288,60 @@ def publish_photo(
     cipher: Any = None,
     settings: EngineSettings | None = None,
     channel_note: str | None = None,
+    tolerance: float = LOOSE_THRESHOLD,
+    still_ours: Callable[[], bool] | None = None,
 ) -> Publication:
     """Publish an approved photo for one purpose with consent re-checked and the result verified.
 
-    Raises PublicationRefused when consent changed since approval or a
-    blurred person is still recognisable; the photo is then back in review
-    (flushed: the caller commits so the reason is kept).
+    Raises PublicationRefused when consent changed since approval, a face in
+    the derivative shows someone who must be blurred, or the check cannot
+    read the blurred people's references; the purpose then keeps the reason
+    (flushed: the caller commits so it is kept). Runs in the worker, which
+    passes ``still_ours`` to re-check its claim before anything is recorded.
     """
     channel = _channel(channel)
     photo = get_photo(session, school_id, photo_id)
     _refuse_video(photo)
     pp = purpose_row(session, photo.id, channel)
-    if pp.status != "approved" or photo.state not in {"approved", "published"}:
+    if pp.status not in PUBLISHABLE or photo.state not in {"approved", "published"}:
         raise InvalidState("Approve the photo for this purpose before publishing it.")
     if photo.storage_key is None:
         raise InvalidState("The original of this photo no longer exists.")
-    check_version(session, photo, None)
+    if live_publication(session, photo.id, channel) is not None:
+        raise InvalidState("This photo is already published for this purpose.")
     approved_at = pp.decided_at or now
-    decisions = _decisions(session, photo, channel, now)
-    at_approval = _decisions(session, photo, channel, approved_at)
+    resolved = resolve_faces(session, photo.id)
+    decisions = decide_photo(session, resolved, [channel], now.date())[channel]
+    at_approval = decide_photo(session, resolved, [channel], approved_at.date())[channel]
     identified = {d.resolved.person_id for d in decisions if d.resolved.person_id}
     if _consent_changed_since(session, identified, approved_at) or [
         (d.decision, d.consent_record_id) for d in decisions
     ] != [(d.decision, d.consent_record_id) for d in at_approval]:
-        raise _send_back(session, actor, photo, channel,
-                         "Consent of a person in this photo changed since approval; "
-                         "review the photo again.", now)
+        raise _send_back(session, actor, photo, pp, "consent_changed", now)
     school = session.get(School, school_id)
     assert school is not None
-    plan = plan_redaction(planned(decisions), photo.width, photo.height, school.block_face_share)
+    how = redaction_choices(session, photo.id, resolved)
+    plan = plan_redaction(_planned(decisions, how), photo.width, photo.height,
+                          school.block_face_share)
     if plan.blocked:
         raise InvalidState(_block_share_reason(plan.largest_blur_share, school.block_face_share))
+    shown, blurred, not_faces = _check_faces(resolved, decisions)
+    try:
+        references = _references(session, {p for b in blurred for p in b.person_ids}, cipher)
+    except KeyError as err:
+        raise _refuse_in_place(session, actor, photo, pp, str(err.args[0]), now) from err
     original = load_upright(storage.read(photo.storage_key))
-    derivative = render_derivative(original, plan.blur)
-    blurred_people = {
-        pid for d in decisions if d.decision != "show"
-        for pid in (d.resolved.person_id, d.resolved.suggested_person_id) if pid
-    }
-    check = check_derivative(original, derivative.image, plan.blur,
-                             references=_references(session, blurred_people, cipher),
-                             settings=settings)
+    derivative = render_derivative(original, plan.blur, plan.how())
+    check = check_derivative(derivative.image, shown=shown, blurred=blurred, not_faces=not_faces,
+                             references=references, tolerance=tolerance, settings=settings)
     if not check.ok:
-        raise _send_back(session, actor, photo, channel,
-                         "A blurred person is still recognisable in the redacted photo; "
-                         "block the photo for this purpose or draw a larger box.", now)
+        raise _send_back(session, actor, photo, pp, "leak", now, check.leaks)
+    if still_ours is not None and not still_ours():
+        raise ClaimLost("Another worker took over this publication.")
+    # A reviewer who changed the photo during the check makes this a conflict, not a publication.
+    check_version(session, photo, None)
     key = storage.put_at(content_key(derivative.data, "deriv"), derivative.data)
-    snapshot = _snapshot(session, decisions)
+    snapshot = _snapshot(session, decisions, dict(how))
     publication = Publication(
         school_id=school_id, photo_id=photo.id, purpose=channel,
         channel_note=(channel_note or "").strip() or None, derivative_sha256=derivative.sha256,
@@ -234,6 +351,8 @@ def publish_photo(
     session.add(publication)
     photo.state = "published"
     photo.failure_reason = None
+    release_claim(pp)
+    pp.refusal = None
     session.flush()
     record_event(
         session, actor=actor, action="photo.published", object_type="publication",
@@ -241,6 +360,7 @@ def publish_photo(
         subject_ids=[e["person_id"] for e in snapshot if e["person_id"]],
         details={"photo_id": photo.id, "purpose": channel, "sha256": derivative.sha256,
                  "faces": len(snapshot), "blurred": len(plan.blur),
+                 "redactions": {str(k): v for k, v in how.items()},
                  "consent_records": sorted({e["consent_record_id"] for e in snapshot
                                             if e["consent_record_id"]}),
                  "faces_in_derivative": check.faces_in_derivative},
@@ -256,9 +376,13 @@ def preview_derivative(session: Session, *, school_id: int, photo_id: int, chann
     _refuse_video(photo)
     if photo.storage_key is None:
         raise InvalidState("The original of this photo no longer exists.")
-    decisions = _decisions(session, photo, channel, now)
+    resolved = resolve_faces(session, photo.id)
+    decisions = decide_photo(session, resolved, [channel], now.date())[channel]
+    how = redaction_choices(session, photo.id, resolved)
     blur = [d.resolved.box for d in decisions if d.decision != "show"]
-    return render_derivative(storage.read(photo.storage_key), blur).data
+    modes = {d.resolved.box: how[d.resolved.face.id] for d in decisions
+             if d.decision != "show" and d.resolved.face.id in how}
+    return render_derivative(storage.read(photo.storage_key), blur, modes).data
 
 
 def get_publication(session: Session, school_id: int, publication_id: int) -> Publication:

@@ -1,29 +1,43 @@
 """Publication pages (pr): publish, publications, downloads, album bundle, takedowns.
 
-Thin: parse, call one service, commit at the boundary, render. A refused
-publication is committed too: the photo went back to review with the
-reason, and that must not be lost.
+Thin: parse, call one service, commit at the boundary, render. Publishing
+only claims the purpose and enqueues: the worker renders, checks and
+records (consentflow.publish.tasks); the review page polls ``status``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
 from consentflow.auth.access import current_actor, get_owned, require_role, require_school
 from consentflow.errors import DomainError
 from consentflow.exports import attachment
 from consentflow.extensions import db
 from consentflow.home.views import Tile, add_tile
-from consentflow.models import Album, Photo, Publication, TakedownTask, utcnow
+from consentflow.jobs import enqueue
+from consentflow.models import Album, Face, Photo, PhotoPurpose, Publication, TakedownTask, utcnow
+from consentflow.models.consent import CHANNELS
 from consentflow.photos.storage import storage_from_config
 from consentflow.publish import subscriptions  # noqa: F401  (registers the takedown handler)
+from consentflow.publish.background import publication_status, request_publication
 from consentflow.publish.export import album_bundle, download_derivative
-from consentflow.publish.forms import PublishForm, TakedownDoneForm
-from consentflow.publish.service import PublicationRefused, publish_photo
+from consentflow.publish.forms import PublishForm, RedactionForm, TakedownDoneForm
+from consentflow.publish.redaction import set_face_redaction
 from consentflow.publish.takedown import complete_takedown, open_takedowns, recent_done_takedowns
 from consentflow.publish.viewmodels import album_publications, takedown_rows
 
@@ -33,41 +47,86 @@ add_tile(Tile(_l("Takedowns"), _l("Publications to remove after a withdrawal."),
               "publish.takedowns", frozenset({"pr"})))
 
 
-def _cipher() -> Any:
-    try:
-        from consentflow.photos.crypto import cipher_from_config
-
-        return cipher_from_config(current_app.config)
-    except Exception:  # no key yet: the check still compares with the blurred faces themselves
-        return None
+PROGRESS = {"idle": 0, "queued": 10, "running": 50, "published": 100, "refused": 100, "failed": 100}
+STATE_TEXT = {
+    "idle": _l("Not being published."),
+    "queued": _l("Waiting for the publisher…"),
+    "running": _l("Redacting and checking the photo…"),
+    "published": _l("Published."),
+    "refused": _l("Not published: see the reasons on this page."),
+    "failed": _l("Not published: see the reasons on this page."),
+}
 
 
 @bp.route("/photo/<int:photo_id>/<channel>", methods=["POST"])
 @require_role("pr")
 def publish(photo_id: int, channel: str) -> Any:
+    """Claim the purpose and hand publication to the worker; the page shows its progress."""
     photo = get_owned(Photo, photo_id)
     form = PublishForm()
-    back = redirect(url_for("review.photo", photo_id=photo.id))
+    back = redirect(url_for("review.photo", photo_id=photo.id, channel=channel))
     if not form.validate_on_submit():
         flash(_("The form expired; try again."), "error")
         return back
     try:
-        publication = publish_photo(
+        pp = request_publication(
             db.session, actor=current_actor(), school_id=require_school().id, photo_id=photo.id,
-            channel=channel, storage=storage_from_config(current_app.config), now=utcnow(),
-            cipher=_cipher(), channel_note=form.channel_note.data,
-        )
-    except PublicationRefused as err:
-        db.session.commit()  # keep the send-back to review and its audit event
-        flash(_("Not published: %(reason)s", reason=err.message), "error")
+            channel=channel, channel_note=form.channel_note.data, now=utcnow())
+    except DomainError as err:
+        db.session.rollback()
+        flash(_(err.message), "error")  # the service's English msgid, translated when known
         return back
+    db.session.commit()
+    enqueue("publish_purpose", pp.id)
+    return back
+
+
+@bp.route("/photo/<int:photo_id>/<channel>/status")
+@require_role("pr")
+def status(photo_id: int, channel: str) -> Any:
+    """Where the publication of this photo for this purpose stands (polled by the page)."""
+    photo = get_owned(Photo, photo_id)
+    if channel not in CHANNELS:
+        return jsonify({"error": "not_found"}), 404
+    pp = db.session.scalar(select(PhotoPurpose).where(PhotoPurpose.photo_id == photo.id,
+                                                      PhotoPurpose.purpose == channel))
+    if pp is None:
+        return jsonify({"state": "idle", "progress": 0, "done": True,
+                        "message": str(STATE_TEXT["idle"]), "publication_url": None})
+    result = publication_status(db.session, pp)
+    state = result["state"]
+    return jsonify({
+        "state": state, "progress": PROGRESS[state], "done": state not in ("queued", "running"),
+        "message": str(STATE_TEXT[state]),
+        "publication_url": (url_for("publish.publication", publication_id=result["publication_id"])
+                            if result["publication_id"] else None),
+    })
+
+
+@bp.route("/face/<int:face_id>/redaction", methods=["POST"])
+@require_role("pr")
+def redaction(face_id: int) -> Any:
+    """A remedy for a refusal: redact this face more strongly (wider area or solid fill)."""
+    face = db.session.get(Face, face_id)
+    if face is None:
+        abort(404)
+    photo = get_owned(Photo, face.photo_id)
+    form = RedactionForm()
+    back = redirect(url_for("review.photo", photo_id=photo.id, channel=form.channel.data or None))
+    if not form.validate_on_submit():
+        flash(_("The form was incomplete or expired; reload the page."), "error")
+        return back
+    try:
+        set_face_redaction(db.session, actor=current_actor(), school_id=require_school().id,
+                           face_id=face.id, mode=form.mode.data or "", now=utcnow())
     except DomainError as err:
         db.session.rollback()
         flash(err.message, "error")
         return back
     db.session.commit()
-    flash(_("Published for %(channel)s.", channel=channel), "success")
-    return redirect(url_for("publish.publication", publication_id=publication.id))
+    flash(_("Saved: this face is now redacted more strongly. Check the preview, approve and "
+            "publish again."), "success")
+    return back
 
 
 @bp.route("/publication/<int:publication_id>")

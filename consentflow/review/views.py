@@ -39,6 +39,7 @@ from consentflow.photos.imaging import is_video_type
 from consentflow.photos.storage import storage_from_config
 from consentflow.publish.forms import PublishForm
 from consentflow.publish.redact import Box, encode_jpeg, load_upright
+from consentflow.publish.refusals import refusal_panels
 from consentflow.publish.service import approve_purpose, preview_derivative
 from consentflow.review import service
 from consentflow.review.bulk import decide_faces
@@ -147,6 +148,7 @@ def photo(photo_id: int) -> Any:
         "review/photo.html", page=page, query=query, results=results, current=current,
         form=FaceDecisionForm(), draw_form=DrawFaceForm(), purpose_form=PurposeForm(),
         publish_form=PublishForm(), version_form=VersionedForm(),
+        refusals=refusal_panels(db.session, found),
     )
 
 

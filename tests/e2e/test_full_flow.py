@@ -183,6 +183,11 @@ def test_upload_review_publish_withdraw_takedown(live_server: LiveServer, browse
         pr.wait_for_load_state("networkidle")
         pr.fill("#purpose-social_media input[name=channel_note]", "Instagram @flowcollege")
         pr.click("[data-publish=social_media]")
+        # The request only enqueues; this test's thread is the worker, the page polls.
+        pr.wait_for_selector(".publish-progress")
+        queue.run_pending()
+        pr.wait_for_selector("#purpose-social_media a[href*='/publish/publication/']")
+        pr.click("#purpose-social_media a[href*='/publish/publication/']")
         pr.wait_for_url("**/publish/publication/*")
         snapshot = pr.locator("#snapshot").inner_text()
         assert "Barack Obama" in snapshot and "blur_no_consent" in snapshot

@@ -116,9 +116,10 @@ def test_withdrawal_between_approval_and_publish_is_refused(app, db_session):
     assert "changed since approval" in refused.value.message
     assert db_session.scalars(select(Publication)).all() == []
     assert w.photo.state == "needs_review"
-    assert "changed since approval" in (w.photo.failure_reason or "")
     pp = db_session.scalar(select(PhotoPurpose).where(PhotoPurpose.photo_id == w.photo.id))
     assert pp.status == "pending"
+    # The reason is kept once, as a code the review page translates.
+    assert pp.refusal == {"code": "consent_changed", "leaks": []}
     assert db_session.scalar(select(AuditEvent).where(
         AuditEvent.action == "photo.publication_refused")) is not None
 

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from consentflow.audit.service import Actor
 from consentflow.consent.service import record_consent
 from consentflow.models import AuditEvent, Publication, TakedownTask, utcnow
+from tests.jobs.photo_helpers import run_jobs
 from tests.services.test_publish_support import build_world, confirm_both
 
 pytestmark = [pytest.mark.slow]
@@ -49,9 +50,18 @@ def _published_world(app, client, auth, db_session):
     published = client.post(f"/publish/photo/{w.photo.id}/social_media", follow_redirects=True,
                             data={"channel_note": "Instagram @school", "csrf_token": csrf})
     assert published.status_code == 200
-    assert "Consent snapshot" in published.get_data(as_text=True)
+    # The request only claimed the purpose; the page polls while the worker publishes.
+    assert "publish-progress" in published.get_data(as_text=True)
+    assert db_session.scalar(select(Publication)) is None
+    status = client.get(f"/publish/photo/{w.photo.id}/social_media/status").get_json()
+    assert (status["state"], status["done"]) == ("queued", False)
+    assert run_jobs(app) >= 1
+    status = client.get(f"/publish/photo/{w.photo.id}/social_media/status").get_json()
+    assert (status["state"], status["progress"], status["done"]) == ("published", 100, True)
     publication = db_session.scalar(select(Publication))
     assert publication is not None
+    assert status["publication_url"] == f"/publish/publication/{publication.id}"
+    assert "Consent snapshot" in client.get(status["publication_url"]).get_data(as_text=True)
     return w, publication, csrf
 
 

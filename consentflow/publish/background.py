@@ -1,0 +1,169 @@
+"""Publication in the background: the request claims, a worker publishes, the page polls.
+
+Exactly one publication per photo and purpose, enforced by the database:
+
+1. ``request_publication`` moves the purpose approved -> publishing with one
+   conditional UPDATE; of two requests at the same moment, one finds the
+   row no longer approved and is told so. The request commits and enqueues.
+2. ``claim_run`` (worker) stamps ``publish_started_at`` by a conditional
+   UPDATE on a publishing purpose that has no live run (none, or a stale
+   one from a killed worker) and the worker commits at once.
+3. ``publish_photo`` renders and checks outside any write, then re-checks
+   the claim (``run_still_ours``) before recording; the unique partial index
+   ``uq_publication_live`` refuses a second live publication whatever happens.
+
+``find_stale`` lists purposes whose worker vanished (or whose job was lost);
+the periodic job re-queues them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from consentflow.audit.service import Actor, record_event
+from consentflow.errors import InvalidState
+from consentflow.models import Photo, PhotoPurpose
+from consentflow.publish.service import (
+    _channel,
+    _refuse_video,
+    live_publication,
+    release_claim,
+)
+from consentflow.review.service import get_photo, purpose_row
+
+MAX_RUNS = 3
+
+
+@dataclass(frozen=True)
+class Run:
+    purpose_id: int
+    attempts: int
+    started_at: datetime
+
+
+def request_publication(session: Session, *, actor: Actor, school_id: int, photo_id: int,
+                        channel: str, channel_note: str | None, now: datetime) -> PhotoPurpose:
+    """Claim an approved purpose for publication (approved -> publishing), once."""
+    channel = _channel(channel)
+    photo = get_photo(session, school_id, photo_id)
+    _refuse_video(photo)
+    pp = purpose_row(session, photo.id, channel)
+    if live_publication(session, photo.id, channel) is not None:
+        raise InvalidState("This photo is already published for this purpose.")
+    if pp.status == "publishing":
+        raise InvalidState("This photo is already being published for this purpose.")
+    if pp.status != "approved" or photo.state not in {"approved", "published"}:
+        raise InvalidState("Approve the photo for this purpose before publishing it.")
+    if photo.storage_key is None:
+        raise InvalidState("The original of this photo no longer exists.")
+    session.flush()
+    claimed = session.execute(
+        update(PhotoPurpose)
+        .where(PhotoPurpose.id == pp.id, PhotoPurpose.status == "approved")
+        .values(status="publishing", publish_requested_at=now, publish_requested_by_id=actor.id,
+                publish_note=(channel_note or "").strip() or None, publish_started_at=None,
+                publish_attempts=0, refusal=None)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        raise InvalidState("This photo is already being published for this purpose.")
+    session.refresh(pp)
+    record_event(session, actor=actor, action="photo.publication_requested", object_type="photo",
+                 object_id=photo.id, school_id=school_id, now=now, details={"purpose": channel})
+    return pp
+
+
+def claim_run(session: Session, purpose_id: int, *, now: datetime,
+              stale_after: timedelta) -> Run | None:
+    """Take a publishing purpose for this worker, or None (done, or a live worker has it)."""
+    cutoff = now - stale_after
+    result = session.execute(
+        update(PhotoPurpose)
+        .where(PhotoPurpose.id == purpose_id, PhotoPurpose.status == "publishing",
+               or_(PhotoPurpose.publish_started_at.is_(None),
+                   PhotoPurpose.publish_started_at < cutoff))
+        .values(publish_started_at=now, publish_attempts=PhotoPurpose.publish_attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return None
+    attempts = session.scalar(select(PhotoPurpose.publish_attempts)
+                              .where(PhotoPurpose.id == purpose_id))
+    return Run(purpose_id, int(attempts or 0), now)
+
+
+def run_still_ours(session: Session, run: Run) -> bool:
+    """Re-check the claim by a conditional UPDATE (which also locks the row until commit)."""
+    result = session.execute(
+        update(PhotoPurpose)
+        .where(PhotoPurpose.id == run.purpose_id, PhotoPurpose.status == "publishing",
+               PhotoPurpose.publish_attempts == run.attempts,
+               PhotoPurpose.publish_started_at == run.started_at)
+        .values(publish_started_at=run.started_at)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def release_run(session: Session, run: Run) -> None:
+    """Give a run's claim up (still publishing) so that a retry can claim it at once."""
+    session.execute(
+        update(PhotoPurpose)
+        .where(PhotoPurpose.id == run.purpose_id, PhotoPurpose.status == "publishing",
+               PhotoPurpose.publish_started_at == run.started_at)
+        .values(publish_started_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def record_failure(session: Session, purpose_id: int, message: str, now: datetime,
+                   actor: Actor) -> None:
+    """A run that could not publish (not a refusal): approve again to retry; the reason is kept.
+
+    Deny by default: whatever stopped it (a reviewer's change during the
+    run, a crash) may have changed what would be published.
+    """
+    pp = session.get(PhotoPurpose, purpose_id)
+    if pp is None or pp.status != "publishing":
+        return
+    photo = session.get(Photo, pp.photo_id)
+    release_claim(pp)
+    pp.status, pp.decided_at, pp.decided_by_id = "pending", now, None
+    pp.refusal = {"code": "failed", "message": message, "leaks": []}
+    session.flush()
+    record_event(session, actor=actor, action="photo.publication_failed", object_type="photo",
+                 object_id=pp.photo_id, school_id=photo.school_id if photo else None, now=now,
+                 details={"purpose": pp.purpose, "reason": message})
+
+
+def find_stale(session: Session, *, now: datetime, stale_after: timedelta) -> list[int]:
+    """Publishing purposes whose worker vanished, or whose job never ran."""
+    cutoff = now - stale_after
+    return list(session.scalars(
+        select(PhotoPurpose.id).where(
+            PhotoPurpose.status == "publishing",
+            or_(PhotoPurpose.publish_started_at < cutoff,
+                and_(PhotoPurpose.publish_started_at.is_(None),
+                     PhotoPurpose.publish_requested_at < cutoff)))
+        .order_by(PhotoPurpose.id)
+    ))
+
+
+def publication_status(session: Session, pp: PhotoPurpose) -> dict[str, Any]:
+    """Where a purpose's publication stands, for the polling page (codes, no wording)."""
+    live = live_publication(session, pp.photo_id, pp.purpose)
+    if pp.status == "publishing":
+        state = "running" if pp.publish_started_at else "queued"
+    elif live is not None:
+        state = "published"
+    elif pp.refusal:
+        state = "refused" if pp.refusal.get("code") != "failed" else "failed"
+    else:
+        state = "idle"
+    return {"state": state, "publication_id": live.id if live else None,
+            "refusal": pp.refusal if state in ("refused", "failed") else None}

@@ -1,0 +1,107 @@
+"""Background job of publication (thin: an id in, the services do the work).
+
+Like ``process_photo`` it commits its claim before the face work, so a
+killed worker leaves a visible, stale claim that ``recover_stale_publications``
+re-queues; the run that records re-checks its claim first and the database
+refuses a second live publication, so there is never more than one.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from consentflow.audit.service import Actor
+from consentflow.errors import DomainError
+from consentflow.extensions import db
+from consentflow.jobs import enqueue, job
+from consentflow.models import Photo, PhotoPurpose, User, utcnow
+from consentflow.photos.crypto import FaceKeyError, cipher_from_config
+from consentflow.photos.storage import storage_from_config
+from consentflow.photos.tasks import engine_settings, thresholds
+from consentflow.publish import background
+from consentflow.publish.service import ClaimLost, PublicationRefused, publish_photo
+
+log = logging.getLogger("consentflow.publish")
+
+
+def stale_after() -> timedelta:
+    return timedelta(seconds=int(current_app.config.get("PUBLISH_STALE_SECONDS", 600)))
+
+
+def _cipher() -> object | None:
+    """The face key, or None when it is missing (publication then refuses, never skips)."""
+    try:
+        return cipher_from_config(current_app.config)
+    except (FaceKeyError, OSError):
+        return None
+
+
+def _actor(pp: PhotoPurpose) -> Actor:
+    user = db.session.get(User, pp.publish_requested_by_id) if pp.publish_requested_by_id else None
+    return Actor(user.id, user.email) if user else Actor.system("publish")
+
+
+@job("publish_purpose", retries=2, retry_delay=10, retry_backoff=2.0)
+def publish_purpose(purpose_id: int) -> str:
+    """Publish one claimed photo purpose; safe to run any number of times."""
+    session = db.session
+    run = background.claim_run(session, purpose_id, now=utcnow(), stale_after=stale_after())
+    session.commit()  # the claim must survive a crash of this worker
+    if run is None:
+        return "skipped"
+    pp = session.get(PhotoPurpose, purpose_id)
+    assert pp is not None
+    actor = _actor(pp)
+    photo = session.get(Photo, pp.photo_id)
+    assert photo is not None
+    try:
+        publish_photo(
+            session, actor=actor, school_id=photo.school_id, photo_id=photo.id, channel=pp.purpose,
+            storage=storage_from_config(current_app.config), now=utcnow(), cipher=_cipher(),
+            settings=engine_settings(), channel_note=pp.publish_note,
+            tolerance=thresholds().loose, still_ours=lambda: background.run_still_ours(session, run),
+        )
+        session.commit()
+    except PublicationRefused:
+        session.commit()  # keep the refusal and the faces that caused it
+        return "refused"
+    except ClaimLost:
+        session.rollback()
+        log.warning("publication of purpose %s: claim lost to another worker", purpose_id)
+        return "lost"
+    except IntegrityError:
+        session.rollback()  # uq_publication_live: another run published it first
+        log.warning("publication of purpose %s: already published by another run", purpose_id)
+        return "lost"
+    except DomainError as err:
+        session.rollback()
+        background.record_failure(session, purpose_id, err.message, utcnow(), actor)
+        session.commit()
+        return "failed"
+    except Exception as err:
+        session.rollback()
+        if run.attempts >= background.MAX_RUNS:
+            background.record_failure(session, purpose_id, f"{type(err).__name__}: {err}",
+                                      utcnow(), actor)
+            session.commit()
+            log.exception("publication of purpose %s failed for good", purpose_id)
+            return "failed"
+        background.release_run(session, run)  # Huey's retry may take it again at once
+        session.commit()
+        raise
+    return "published"
+
+
+@job("recover_stale_publications", retries=0, every_minutes=5)
+def recover_stale_publications() -> int:
+    """Re-queue publications whose worker vanished (safe: a run is claimed at most once)."""
+    ids = background.find_stale(db.session, now=utcnow(), stale_after=stale_after())
+    for purpose_id in ids:
+        enqueue("publish_purpose", purpose_id)
+    if ids:
+        log.info("re-queued %d stale publication(s)", len(ids))
+    return len(ids)
