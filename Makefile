@@ -72,7 +72,7 @@ bench: install
 
 # Refresh the README screenshots from the browser tests (Dutch UI, real flow).
 screenshots: install system-deps
-	CONSENTFLOW_SCREENSHOTS=1 $(UV) run --frozen pytest -q -m e2e
+	CF_TEST_SCREENSHOTS=1 $(UV) run --frozen pytest -q -m e2e
 
 translations:
 	$(UV) run --frozen pybabel extract -F babel.cfg -k _l -k lazy_gettext -o consentflow/translations/messages.pot .
