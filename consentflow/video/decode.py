@@ -185,6 +185,29 @@ def _duration(container: av.container.InputContainer, stream: av.VideoStream) ->
     return None
 
 
+def _check_complete(
+    container: av.container.InputContainer, stream: av.VideoStream, started: float,
+    limits: VideoLimits,
+) -> None:
+    """Read (not decode) every packet: a truncated file is refused before any heavy work.
+
+    MP4/MOV index every frame in the header (``stream.frames``); fewer
+    packets in the file than indexed means the data was cut off.
+    """
+    expected = int(stream.frames or 0)
+    seen = 0
+    try:
+        for packet in container.demux(stream):
+            if time.monotonic() - started > limits.probe_seconds:
+                raise VideoRejected("too_slow", "reading packets")
+            if packet.size:
+                seen += 1
+    except av.error.FFmpegError as exc:
+        raise VideoRejected("damaged", str(exc)) from exc
+    if expected and seen < expected:
+        raise VideoRejected("damaged", f"{seen} of {expected} frames present")
+
+
 def probe_video(path: str | os.PathLike[str], limits: VideoLimits = VideoLimits()) -> VideoInfo:
     """Check the container, codec and limits and decode the first frame, or raise ``VideoRejected``.
 
@@ -192,6 +215,8 @@ def probe_video(path: str | os.PathLike[str], limits: VideoLimits = VideoLimits(
     before queueing any heavy work.
     """
     started = time.monotonic()
+    with open_video(Path(path)) as container:
+        _check_complete(container, check_header(container, limits), started, limits)
     with open_video(Path(path)) as container:
         stream = check_header(container, limits)
         first: av.VideoFrame | None = None
@@ -258,3 +283,8 @@ def iter_frames(
             raise VideoRejected("damaged", str(exc)) from exc
     if index == 0:
         raise VideoRejected("damaged", "no decodable frame")
+    expected = info.frame_count_estimate
+    # Containers without a frame index (WebM/MKV) are checked here: a file
+    # cut short decodes fewer frames than its declared duration.
+    if expected is not None and index < 0.9 * expected - 1:
+        raise VideoRejected("damaged", f"{index} of about {expected} frames decoded")
