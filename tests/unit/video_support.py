@@ -15,8 +15,8 @@ WIDTH, HEIGHT, FPS, SECONDS = 640, 360, 12, 3.5
 # shrinks, below him (no occlusion); a second Obama photo walks in from the
 # right edge half-way through.
 ACTORS: tuple[Actor, ...] = (
-    Actor(FACES / "obama.jpg", start=(110, 110), end=(470, 130), width=(56, 84)),
-    Actor(FACES / "biden.jpg", start=(540, 270), end=(200, 250), width=(80, 60)),
+    Actor(FACES / "obama.jpg", start=(110, 85), end=(470, 100), width=(56, 84)),
+    Actor(FACES / "biden.jpg", start=(540, 290), end=(200, 285), width=(76, 60)),
     Actor(FACES / "obama2.jpg", start=(700, 150), end=(560, 200), width=(64, 64), enter=1.5),
 )
 OBAMA, BIDEN, OBAMA2 = 0, 1, 2
