@@ -131,10 +131,8 @@ def analyse_video(
     tracker = FaceTracker(step, settings.tracker)
     crops: dict[int, list[_Crop]] = {}
     last_index = -1
-    for frame in _prefetch(iter_frames(path, info, limits, every=1)):
+    for frame in _prefetch(iter_frames(path, info, limits, every=step)):
         last_index = frame.index
-        if frame.index % step:
-            continue
         faces = detect_faces(prepare_image(Image.fromarray(frame.pixels), settings.engine.max_side),
                              settings.engine)
         for track_id, face in zip(tracker.update(frame.index, faces), faces):

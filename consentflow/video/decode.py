@@ -256,7 +256,10 @@ def iter_frames(
     limits: VideoLimits = VideoLimits(),
     every: int = 1,
 ) -> Iterator[Frame]:
-    """Decode every frame, yield the upright RGB of every ``every``-th one.
+    """Decode every frame, yield the upright RGB of every ``every``-th one and of the last.
+
+    The last frame is always yielded, so callers learn the frame count and
+    the end of the video is sampled too.
 
     Raises ``VideoRejected`` when the stream breaks, runs past the duration
     limit, or the pass overruns its deadline (``limits.decode_budget``).
@@ -266,6 +269,7 @@ def iter_frames(
     deadline = time.monotonic() + budget
     max_frames = math.ceil(limits.max_seconds * info.fps) + 1
     index = 0
+    skipped: av.VideoFrame | None = None
     with open_video(Path(path)) as container:
         stream = check_header(container, limits)
         stream.thread_type = "AUTO"
@@ -278,9 +282,14 @@ def iter_frames(
                         raise VideoRejected("too_long", f"more than {max_frames} frames")
                     if index % every == 0:
                         yield Frame(index, index / info.fps, upright_rgb(frame, info.rotation))
+                    else:
+                        skipped = frame
                     index += 1
         except av.error.FFmpegError as exc:
             raise VideoRejected("damaged", str(exc)) from exc
+        last = index - 1
+        if last > 0 and last % every and skipped is not None:
+            yield Frame(last, last / info.fps, upright_rgb(skipped, info.rotation))
     if index == 0:
         raise VideoRejected("damaged", "no decodable frame")
     expected = info.frame_count_estimate

@@ -47,6 +47,8 @@ from consentflow.video.decode import (
 # x264's default quality. The published copy is a web video, not an archive.
 X264_OPTIONS = {"preset": "veryfast", "crf": "23"}
 AUDIO_BITRATE = 128_000
+# Head regions are obliterated at this size (long side, px) and enlarged.
+WORK_SIDE = 64
 
 
 @dataclass(frozen=True)
@@ -61,18 +63,31 @@ class RenderedVideo:
 
 
 def obliterate_faces(pixels: RGBArray, blur: Sequence[Box]) -> RGBArray:
-    """A copy of ``pixels`` with the head region of every box made irrecoverable."""
+    """A copy of ``pixels`` with the head region of every box made irrecoverable.
+
+    The photo obliteration runs on the head region reduced (area-averaged)
+    to at most ``WORK_SIDE`` px and is enlarged back: it keeps 4x4 cells of
+    colour either way, so the result carries the same (no) identity, at a
+    fraction of the cost of blurring a full-size region on every frame.
+    """
     out = np.array(pixels)
     height, width = out.shape[:2]
     for box in blur:
         region = head_region(box, width, height)
-        if region.right <= region.left or region.bottom <= region.top:
+        rw, rh = region.right - region.left, region.bottom - region.top
+        if rw <= 0 or rh <= 0:
             continue
         crop = Image.fromarray(out[region.top:region.bottom, region.left:region.right])
-        # The box relative to the crop: its head region is the whole crop.
-        inner = Box(box.left - region.left, box.top - region.top,
-                    box.right - region.left, box.bottom - region.top)
-        out[region.top:region.bottom, region.left:region.right] = np.asarray(redact(crop, [inner]))
+        scale = min(1.0, WORK_SIDE / max(rw, rh))
+        small_size = (max(1, round(rw * scale)), max(1, round(rh * scale)))
+        small = crop.resize(small_size, Image.Resampling.BOX) if scale < 1.0 else crop
+        # The box in the reduced crop's pixels: its head region is the whole crop.
+        inner = Box(round((box.left - region.left) * scale), round((box.top - region.top) * scale),
+                    round((box.right - region.left) * scale), round((box.bottom - region.top) * scale))
+        redacted = redact(small, [inner])
+        if scale < 1.0:
+            redacted = redacted.resize((rw, rh), Image.Resampling.BILINEAR)
+        out[region.top:region.bottom, region.left:region.right] = np.asarray(redacted)
     return out
 
 
