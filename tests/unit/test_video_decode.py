@@ -165,3 +165,20 @@ def test_the_default_limits() -> None:
     limits = VideoLimits()
     assert (limits.max_seconds, limits.max_long_side, limits.max_short_side) == (600.0, 3840, 2160)
     assert (limits.max_fps, limits.max_bitrate) == (60.0, 50_000_000)
+
+
+def test_every_refusal_has_a_label_with_the_same_english_and_a_dutch_translation() -> None:
+    from babel.messages.pofile import read_po
+
+    from consentflow.labels import LABELS
+
+    labels = LABELS["video_rejected"]
+    assert set(labels) == set(MESSAGES)
+    catalogue_path = Path(__file__).resolve().parents[2] / "consentflow" / "translations" / "nl" \
+        / "LC_MESSAGES" / "messages.po"
+    with catalogue_path.open("rb") as handle:
+        catalogue = read_po(handle)
+    for code, english in MESSAGES.items():
+        assert labels[code]._args[0] == english, code  # type: ignore[attr-defined]
+        dutch = catalogue.get(english)
+        assert dutch is not None and dutch.string and dutch.string != english, code
