@@ -89,20 +89,24 @@ def _prefetch(frames: Iterator[Frame], depth: int = 4) -> Iterator[Frame]:
     slots: queue.Queue[Frame | BaseException | None] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
+    def put(item: Frame | BaseException | None) -> bool:
+        # Never blocks for good: gives up once the consumer has gone.
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for item in frames:
-                while not stop.is_set():
-                    try:
-                        slots.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(item):
                     return
-            slots.put(None)
+            put(None)
         except BaseException as exc:  # handed to the consumer, not lost in the thread
-            slots.put(exc)
+            put(exc)
 
     worker = threading.Thread(target=produce, name="video-decode", daemon=True)
     worker.start()

@@ -182,3 +182,17 @@ def test_every_refusal_has_a_label_with_the_same_english_and_a_dutch_translation
         assert labels[code]._args[0] == english, code  # type: ignore[attr-defined]
         dutch = catalogue.get(english)
         assert dutch is not None and dutch.string and dutch.string != english, code
+
+
+def test_a_stream_that_breaks_during_analysis_is_refused(clip: Path, tmp_path: Path) -> None:
+    from consentflow.video.analyse import analyse_video
+
+    data = bytearray(clip.read_bytes())
+    rng = random.Random(1)
+    for _ in range(200):
+        data[rng.randrange(len(data) // 4, len(data))] ^= 0xFF
+    path = tmp_path / "flipped.mp4"
+    path.write_bytes(bytes(data))
+    with pytest.raises(VideoRejected) as caught:
+        analyse_video(path)
+    assert caught.value.code == "damaged"

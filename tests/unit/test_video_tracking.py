@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
+import numpy as np
+
 from consentflow.faces.engine import FaceBox
+from consentflow.faces.matching import ReferenceIndex
 from consentflow.publish.redact import Box
-from consentflow.video.tracking import FaceTracker, TrackerSettings, boxes_per_frame
+from consentflow.video.analyse import match_tracks
+from consentflow.video.tracking import FaceTracker, Track, TrackerSettings, boxes_per_frame
 
 SIZE = 1000
 
@@ -18,7 +24,7 @@ def covers(box: Box, left: float, top: float, side: float = 60) -> bool:
 
 
 def run(step: int, detections: dict[int, list[FaceBox]], frames: int,
-        settings: TrackerSettings = TrackerSettings()) -> list:
+        settings: TrackerSettings = TrackerSettings()) -> list[Track]:
     tracker = FaceTracker(step, settings)
     for frame in range(0, frames, step):
         tracker.update(frame, detections.get(frame, []))
@@ -86,3 +92,32 @@ def test_margins_grow_with_distance_from_a_detection() -> None:
     assert between.right - between.left > at_detection.right - at_detection.left
     after = track.boxes[track.last_frame]
     assert after.right - after.left > between.right - between.left
+
+
+def _track(track_id: int, first: int, last: int, encodings: list[np.ndarray]) -> Track:
+    boxes = MappingProxyType({f: Box(0, 0, 10, 10) for f in range(first, last + 1)})
+    return Track(id=track_id, fps=30.0, boxes=boxes, detections=(), encodings=tuple(encodings))
+
+
+def test_one_person_is_at_most_one_track_at_a_time() -> None:
+    rng = np.random.default_rng(3)
+    person = rng.normal(0, 0.1, 128)
+    other = rng.normal(0, 0.1, 128)
+    index = ReferenceIndex([(1, person), (2, other)])
+    near = [person + rng.normal(0, 0.01, 128) for _ in range(3)]
+    nearer = [person + rng.normal(0, 0.005, 128) for _ in range(3)]
+    tracks = [_track(1, 0, 50, near), _track(2, 40, 90, nearer), _track(3, 200, 260, near)]
+    outcomes = match_tracks(tracks, index)
+    # 1 and 2 overlap in time: the closer one (2) keeps the match; 3 comes later.
+    assert [o.status for o in outcomes] == ["ambiguous", "matched", "matched"]
+    assert [o.person_id for o in outcomes] == [None, 1, 1]
+
+
+def test_a_track_that_changes_face_is_not_matched_on_its_better_half() -> None:
+    rng = np.random.default_rng(4)
+    person = rng.normal(0, 0.1, 128)
+    stranger = rng.normal(0, 0.1, 128)
+    index = ReferenceIndex([(1, person)])
+    mixed = _track(1, 0, 50, [person, person, stranger])
+    assert match_tracks([mixed], index)[0].status == "unknown"
+    assert match_tracks([_track(2, 0, 50, [])], index)[0].status == "unknown"
