@@ -60,6 +60,21 @@ LABELS = {
         "left": _l("marked as left"),
     },
     "channel": CHANNEL_LABELS,
+    # consentflow.video.decode.VideoRejected codes (same English as its MESSAGES).
+    "video_rejected": {
+        "empty": _l("The video file is empty."),
+        "unreadable": _l("The file is not a video that can be read (MP4, MOV, WebM or MKV)."),
+        "container_not_allowed": _l("This video format is not accepted (use MP4, MOV, WebM or MKV)."),
+        "no_video": _l("The file contains no video track."),
+        "codec_not_allowed": _l("The video is encoded in a format that is not accepted "
+                                "(use H.264, HEVC, VP8, VP9 or AV1)."),
+        "too_large_resolution": _l("The video's resolution is larger than 3840x2160 (4K)."),
+        "frame_rate": _l("The video's frame rate is missing or higher than allowed."),
+        "too_long": _l("The video is longer than allowed."),
+        "bitrate": _l("The video's bitrate is higher than allowed."),
+        "damaged": _l("The video is damaged and cannot be decoded completely."),
+        "too_slow": _l("The video took too long to decode and was stopped."),
+    },
 }
 
 TONES = {

@@ -91,6 +91,11 @@ class ReferenceIndex:
     def person_count(self) -> int:
         return int(self._persons.shape[0])
 
+    @property
+    def person_ids(self) -> tuple[int, ...]:
+        """The persons in the column order of ``person_distances`` (ascending id)."""
+        return tuple(int(p) for p in self._persons)
+
     def person_distances(self, encodings: npt.ArrayLike) -> FloatMatrix:
         """(M, P) best distance from each encoding to each person (sorted by id)."""
         queries = np.atleast_2d(np.asarray(encodings, dtype=np.float64))
