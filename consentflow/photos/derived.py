@@ -1,0 +1,105 @@
+"""Images derived from an original for the pages: thumbnails, review copies, face crops.
+
+Every served image is rebuilt from pixels (no EXIF, XMP, ICC profile or
+comment survives: see ``imaging.encode_clean_jpeg``) and fits the whole
+image (nothing is cropped away). The 480-px thumbnail and the 1,600-px
+review copy are cached in storage under keys derived from the original's
+sha256; retention and erasure delete them with ``delete_derived`` so no copy
+outlives the original or a person's erasure. Face crops are cut from the
+full-size original (small faces stay recognisable) and not stored.
+
+Rows from before the size limits may describe images no page can render
+(1 x 79,000,000 px): they get ``ImageUnavailable``, never a server error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from PIL import Image
+
+from consentflow.errors import InvalidState
+from consentflow.models import Face, Photo
+from consentflow.photos.imaging import (ImageRejected, Limits, check_dimensions,
+                                       encode_clean_jpeg, is_video_type, load_upright)
+from consentflow.photos.storage import Storage
+
+THUMB_SIDE = 480
+DISPLAY_SIDE = 1600
+CROP_SIDE = 160
+SIDES = (THUMB_SIDE, DISPLAY_SIDE)
+# v2: copies rebuilt from pixels. Earlier copies (thumb/..., disp/...) could
+# carry the original's comment; they are never read, only deleted.
+_PREFIX = "derived/v2"
+_LEGACY = {THUMB_SIDE: "thumb", DISPLAY_SIDE: "disp"}
+
+
+class ImageUnavailable(InvalidState):
+    """This photo cannot be shown (a video, no original any more, or an impossible size)."""
+
+
+def derived_key(sha256: str, side: int) -> str:
+    return f"{_PREFIX}/{sha256[:2]}/{sha256}_{side}.jpg"
+
+
+def _keys(sha256: str) -> list[str]:
+    keys = [derived_key(sha256, side) for side in SIDES]
+    keys += [f"{prefix}/{sha256[:2]}/{sha256}_{side}.jpg" for side, prefix in _LEGACY.items()]
+    return keys
+
+
+def check_renderable(photo: Photo, limits: Limits = Limits()) -> None:
+    """Refuse, with a clear reason, a photo no page can decode or encode safely."""
+    if photo.storage_key is None or is_video_type(photo.media_type):
+        raise ImageUnavailable("This photo has no image to show.")
+    try:
+        check_dimensions(photo.width, photo.height, limits)
+    except ImageRejected as err:
+        raise ImageUnavailable("This photo is too large to show; upload a smaller version.") \
+            from err
+
+
+def derived_image(storage: Storage, photo: Photo, side: int, limits: Limits = Limits()) -> bytes:
+    """The photo fitted into ``side`` x ``side`` px as a clean JPEG; cached per original."""
+    if side not in SIDES:
+        raise ValueError(f"no derived size {side}")
+    check_renderable(photo, limits)
+    key = derived_key(photo.sha256, side)
+    if storage.exists(key):
+        return storage.read(key)
+    assert photo.storage_key is not None  # checked by check_renderable
+    image = load_upright(storage.read(photo.storage_key), side)
+    data = encode_clean_jpeg(image, quality=82 if side == THUMB_SIDE else 85)
+    storage.put_at(key, data)
+    return data
+
+
+def face_crop(storage: Storage, photo: Photo, face: Face, limits: Limits = Limits()) -> bytes:
+    """The face with a third of its size around it, from the full-size original; not stored."""
+    check_renderable(photo, limits)
+    assert photo.storage_key is not None  # checked by check_renderable
+    upright = load_upright(storage.read(photo.storage_key))
+    w, h = face.right - face.left, face.bottom - face.top
+    box = (max(0, face.left - w // 3), max(0, face.top - h // 3),
+           min(upright.width, face.right + w // 3), min(upright.height, face.bottom + h // 3))
+    if box[2] <= box[0] or box[3] <= box[1]:
+        raise ImageUnavailable("This face lies outside the photo.")
+    part = upright.crop(box)
+    part.thumbnail((CROP_SIDE, CROP_SIDE), Image.Resampling.LANCZOS)
+    return encode_clean_jpeg(part, quality=85)
+
+
+def derived_copies(storage: Storage, sha256s: Iterable[str]) -> int:
+    """How many cached copies of these originals exist (what ``delete_derived`` would delete)."""
+    return sum(storage.exists(key) for sha256 in set(sha256s) for key in _keys(sha256))
+
+
+def delete_derived(storage: Storage, sha256s: Iterable[str]) -> int:
+    """Delete every cached copy of these originals; returns how many files existed."""
+    deleted = 0
+    for sha256 in set(sha256s):
+        for key in _keys(sha256):
+            if storage.exists(key):
+                storage.delete(key)
+                deleted += 1
+    return deleted
