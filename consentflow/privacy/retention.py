@@ -113,8 +113,11 @@ def apply_retention(session: Session, *, actor: Actor, now: datetime, storage: S
             if key and shared is None:
                 storage.delete(key)
     # No resized copy outlives its original: this run's deletions and any left before.
+    # (A copy another photo's kept original still serves is left: it is rebuilt on demand anyway.)
     gone = set(session.scalars(select(Photo.sha256).where(Photo.storage_key.is_(None))))
-    gone |= {p.sha256 for p in session.scalars(select(Photo).where(Photo.id.in_(report.originals)))}
+    gone |= set(session.scalars(select(Photo.sha256).where(Photo.id.in_(report.originals))))
+    if apply:
+        gone -= set(session.scalars(select(Photo.sha256).where(Photo.storage_key.is_not(None))))
     report.derived = delete_derived(storage, gone) if apply else derived_copies(storage, gone)
     report.reference_people = _reference_reasons(session, now)
     for person_id, reason in report.reference_people.items():
