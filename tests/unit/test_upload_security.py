@@ -120,7 +120,25 @@ def _png_with_chunk(kind: bytes, payload: bytes) -> bytes:
     return data[:33] + chunk + data[33:]  # after the signature and IHDR
 
 
+def _in_scan_data(payload: bytes) -> bytes:
+    """A JPEG with ``payload`` inside its compressed pixels: still decodes (to noise)."""
+    data = _encode(_face(), "JPEG")
+    middle = (data.find(b"\xff\xda") + len(data)) // 2
+    return data[:middle] + payload + data[middle:]
+
+
+def test_a_script_inside_the_compressed_pixels_is_found() -> None:
+    data = _in_scan_data(b"<script>alert(1)</script>")
+    with Image.open(io.BytesIO(data)) as im:
+        im.load()  # a decoder accepts it: only a search of the whole file finds it
+    assert _rejected(data) == "polyglot"
+
+
 @pytest.mark.parametrize("make", [
+    pytest.param(lambda: _encode(_face(), "JPEG", comment=b"<svg onload=alert(1)>"),
+                 id="jpeg-comment-svg"),
+    pytest.param(lambda: _png_with_chunk(b"tEXt", b"Comment\x00<svg/onload=alert(1)>"),
+                 id="png-text-svg"),
     pytest.param(lambda: _png_with_chunk(b"tEXt", b"Comment\x00<html><script>x</script>"),
                  id="png-text-script"),
     pytest.param(lambda: _png_with_chunk(b"zzZz", _zip()), id="png-chunk-zip"),
