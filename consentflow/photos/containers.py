@@ -38,18 +38,17 @@ _MARKUP = re.compile(
 )
 _LOOSE = re.compile(rb"PK\x03\x04|PK\x01\x02|PK\x05\x06|%PDF-")
 # Searched everywhere: long enough (or with enough fixed fields) to never occur by chance.
-_STRONG = re.compile(
-    rb"<(?:script|iframe|object|embed)[\s>/]"
-    rb"|<(?:html|body)[\s>]"
-    rb"|<!doctype\s+html"
-    rb"|<\?php\s"
-    rb"|%PDF-\d\.\d"
-    # ZIP local file header / central directory: version needed <= 6.3, known method
-    rb"|PK\x03\x04[\x00-\x3f][\x00-\x14]..[\x00\x08\x09\x0c\x0e\x5d\x5f\x62]\x00"
-    rb"|PK\x01\x02..[\x00-\x3f][\x00-\x14]..[\x00\x08\x09\x0c\x0e\x5d\x5f\x62]\x00"
-    # ZIP end of central directory on a single disk
-    rb"|PK\x05\x06\x00\x00\x00\x00",
-    re.IGNORECASE | re.DOTALL,
+# Three patterns, each with a literal prefix, so the regex engine skips ahead
+# to candidates (about 60 MB/s; one alternation of them all managed 4 MB/s).
+_STRONG = (
+    re.compile(rb"<(?:(?:script|iframe|object|embed)[\s>/]|(?:html|body)[\s>]"
+               rb"|!doctype\s+html|\?php\s)", re.IGNORECASE),
+    re.compile(rb"%PDF-\d\.\d"),
+    # ZIP local header / central directory (version needed <= 6.3, a known
+    # method), or an end of central directory on a single disk.
+    re.compile(rb"PK(?:\x03\x04[\x00-\x3f][\x00-\x14]..[\x00\x08\x09\x0c\x0e\x5d\x5f\x62]\x00"
+               rb"|\x01\x02..[\x00-\x3f][\x00-\x14]..[\x00\x08\x09\x0c\x0e\x5d\x5f\x62]\x00"
+               rb"|\x05\x06\x00\x00\x00\x00)", re.DOTALL),
 )
 
 
@@ -204,9 +203,11 @@ _WALKERS = {"JPEG": _jpeg_layout, "PNG": _png_layout, "WEBP": _webp_layout, "HEI
 
 def check_single_image(data: bytes, fmt: str) -> None:
     """Raise ``ContainerProblem`` unless ``data`` is one ``fmt`` image and nothing else."""
-    found = _STRONG.search(data)
-    if found:
-        raise ContainerProblem(f"{found.group()[:12]!r} at offset {found.start()}", "polyglot")
+    for pattern in _STRONG:
+        found = pattern.search(data)
+        if found:
+            raise ContainerProblem(f"{found.group()[:12]!r} at offset {found.start()}",
+                                   "polyglot")
     layout = _WALKERS[fmt](data)
     tail = data[layout.end:]
     if len(tail) > TRAILING_TOLERANCE or any(byte not in _PADDING for byte in tail):
@@ -217,3 +218,32 @@ def check_single_image(data: bytes, fmt: str) -> None:
         if found:
             raise ContainerProblem(f"{found.group()[:12]!r} in metadata at offset {start}",
                                    "polyglot")
+
+
+# --- videos -----------------------------------------------------------------------
+
+_ZIP_EOCD = b"PK\x05\x06"
+
+
+def _zip_directory_at_end(data: bytes) -> bool:
+    """True if a ZIP end-of-central-directory record ends the file (as unzip finds it)."""
+    tail_start = max(0, len(data) - (65_535 + 22))
+    pos = data.rfind(_ZIP_EOCD, tail_start)
+    while pos >= 0:
+        if pos + 22 <= len(data):
+            comment_len = int.from_bytes(data[pos + 20:pos + 22], "little")
+            if pos + 22 + comment_len == len(data):
+                return True
+        pos = data.rfind(_ZIP_EOCD, tail_start, pos)
+    return False
+
+
+def check_video_edges(data: bytes) -> None:
+    """A video is not decoded or walked sample by sample: markup is searched where browsers
+    sniff and where appended payloads sit (the first and last 64 KB), and a ZIP directory
+    that ends the file is refused."""
+    window = 65_536
+    if _MARKUP.search(data[:window]) or _MARKUP.search(data[-window:]):
+        raise ContainerProblem("markup found in the file", "polyglot")
+    if _zip_directory_at_end(data):
+        raise ContainerProblem("ZIP directory at the end of the file", "polyglot")

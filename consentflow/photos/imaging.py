@@ -27,9 +27,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pillow_heif
-from PIL import Image, ImageDraw, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFile, UnidentifiedImageError
 
-from consentflow.photos.containers import ContainerProblem, check_single_image
+from consentflow.photos.containers import (ContainerProblem, check_single_image,
+                                          check_video_edges)
 
 pillow_heif.register_heif_opener()
 
@@ -55,12 +56,6 @@ DEFAULT_MAX_VIDEO_BYTES = 500 * 1024 * 1024
 # built to exhaust memory (1 x 79,000,000 px took 16 s and 1.2 GB to check).
 DEFAULT_MAX_SIDE = 16_000
 DEFAULT_MAX_ASPECT = 10.0
-
-_MARKUP = re.compile(
-    rb"<\s*(?:!doctype|html|script|svg|iframe|object|embed|body|head|meta|\?php)[\s>/]",
-    re.IGNORECASE,
-)
-_ZIP_EOCD = b"PK\x05\x06"
 
 MESSAGES: dict[str, str] = {
     "empty": "The file is empty.",
@@ -125,29 +120,6 @@ def exif_orientation(image: Image.Image) -> int:
     """The EXIF orientation 1-8; anything else (text, a list, out of range) counts as 1."""
     value = image.getexif().get(0x0112, 1)
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
-
-
-def _zip_directory_at_end(data: bytes) -> bool:
-    """True if a ZIP end-of-central-directory record ends the file (as unzip finds it)."""
-    tail_start = max(0, len(data) - (65_535 + 22))
-    pos = data.rfind(_ZIP_EOCD, tail_start)
-    while pos >= 0:
-        if pos + 22 <= len(data):
-            comment_len = int.from_bytes(data[pos + 20:pos + 22], "little")
-            if pos + 22 + comment_len == len(data):
-                return True
-        pos = data.rfind(_ZIP_EOCD, tail_start, pos)
-    return False
-
-
-def _check_video_edges(data: bytes) -> None:
-    # A video is not decoded or walked sample by sample: markup is searched
-    # where browsers sniff and where appended payloads sit.
-    window = 65_536
-    if _MARKUP.search(data[:window]) or _MARKUP.search(data[-window:]):
-        raise ImageRejected("polyglot", "markup found in the file")
-    if _zip_directory_at_end(data):
-        raise ImageRejected("polyglot", "ZIP directory at the end of the file")
 
 
 def validate_image(data: bytes, limits: Limits = Limits()) -> ValidatedImage:
@@ -407,7 +379,10 @@ def validate_video(data: bytes, limits: Limits = Limits()) -> ValidatedVideo:
         raise ImageRejected("video_too_large", f"{len(data)} bytes")
     media_type = {"MP4": _mp4_media_type, "MKV": _mkv_media_type,
                   "AVI": _avi_media_type}[container](data)
-    _check_video_edges(data)
+    try:
+        check_video_edges(data)
+    except ContainerProblem as err:
+        raise ImageRejected(err.code, str(err)) from err
     return ValidatedVideo(format=container, media_type=media_type,
                           sha256=hashlib.sha256(data).hexdigest(), byte_size=len(data))
 

@@ -15,7 +15,6 @@ from consentflow.models import Face, ReferenceFace, utcnow
 from consentflow.photos import enrol
 from consentflow.photos.crypto import cipher_from_config
 from consentflow.photos.derived import DISPLAY_SIDE, SIDES, THUMB_SIDE, derived_image, derived_key
-from consentflow.privacy.retention import apply_retention
 from consentflow.privacy.service import erase_person
 from consentflow.review.service import reject_photo
 from tests.services.test_publish_support import add_face, add_photo, build_world
