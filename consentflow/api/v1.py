@@ -27,7 +27,6 @@ from consentflow.extensions import csrf, db
 from consentflow.models import Album, Photo, utcnow
 from consentflow.photos import service
 from consentflow.photos.storage import storage_from_config
-from consentflow.photos.forms import UPLOAD_MESSAGES
 from consentflow.photos.uploads import receive_upload, upload_limits
 from consentflow.photos.tasks import requeue_stale
 
@@ -182,9 +181,6 @@ def upload_photos(album_id: int) -> Any:
         result = receive_upload(db.session, storage, api().actor, album, file.filename or "",
                                 file.stream, limits, roles=api().roles)
         item = result.as_dict()
-        if result.status == "rejected":
-            # The same clear, translated reason as the web form (Accept-Language).
-            item["message"] = str(UPLOAD_MESSAGES.get(result.code, result.message))
         if result.video and not item["message"]:
             item["message"] = service.VIDEO_NOTE
         results.append(item)
