@@ -37,6 +37,10 @@ _LEGACY = {THUMB_SIDE: "thumb", DISPLAY_SIDE: "disp"}
 class ImageUnavailable(InvalidState):
     """This photo cannot be shown (a video, no original any more, or an impossible size)."""
 
+    def __init__(self, message: str, *, too_large: bool = False) -> None:
+        super().__init__(message)
+        self.too_large = too_large
+
 
 def derived_key(sha256: str, side: int) -> str:
     return f"{_PREFIX}/{sha256[:2]}/{sha256}_{side}.jpg"
@@ -55,8 +59,8 @@ def check_renderable(photo: Photo, limits: Limits = Limits()) -> None:
     try:
         check_dimensions(photo.width, photo.height, limits)
     except ImageRejected as err:
-        raise ImageUnavailable("This photo is too large to show; upload a smaller version.") \
-            from err
+        raise ImageUnavailable("This photo is too large to show; upload a smaller version.",
+                               too_large=True) from err
 
 
 def derived_image(storage: Storage, photo: Photo, side: int, limits: Limits = Limits()) -> bytes:

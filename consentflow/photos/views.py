@@ -224,13 +224,15 @@ def thumbnail(photo_id: int) -> Any:
     try:
         data = derived_image(storage_from_config(current_app.config), photo, THUMB_SIDE,
                              upload_limits(current_app.config))
-    except ImageUnavailable:
-        return unavailable_image()
+    except ImageUnavailable as err:
+        return unavailable_image(err)
     return _private_file(data, "image/jpeg")
 
 
-def unavailable_image() -> Response:
+def unavailable_image(err: ImageUnavailable) -> Response:
     """What an image URL answers for a photo no page can render: a clear 409, never a 500."""
+    if not err.too_large:
+        abort(404)
     response = Response(_("This photo is too large to show; upload a smaller version."),
                         status=409, mimetype="text/plain")
     response.headers["X-Content-Type-Options"] = "nosniff"

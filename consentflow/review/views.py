@@ -146,8 +146,8 @@ def image(photo_id: int) -> Any:
         abort(404)
     try:
         data = derived_image(_storage(), found, DISPLAY_SIDE, upload_limits(current_app.config))
-    except ImageUnavailable:
-        return unavailable_image()
+    except ImageUnavailable as err:
+        return unavailable_image(err)
     response = Response(data, mimetype="image/jpeg")
     response.headers["Cache-Control"] = "private, max-age=3600"
     return response
@@ -161,8 +161,8 @@ def crop(face_id: int) -> Any:
         abort(404)
     try:
         data = face_crop(_storage(), found, face, upload_limits(current_app.config))
-    except ImageUnavailable:
-        return unavailable_image()
+    except ImageUnavailable as err:
+        return unavailable_image(err)
     response = Response(data, mimetype="image/jpeg")
     response.headers["Cache-Control"] = "private, max-age=600"
     return response
@@ -175,8 +175,9 @@ def preview(photo_id: int, channel: str) -> Any:
     try:
         # An impossible size (a row from before the limits) is refused before any decoding.
         check_renderable(found, upload_limits(current_app.config))
-    except ImageUnavailable:
-        return unavailable_image()
+    except ImageUnavailable as err:
+        if err.too_large:
+            return unavailable_image(err)
     try:
         data = preview_derivative(db.session, school_id=require_school().id, photo_id=found.id,
                                   channel=channel, storage=_storage(), now=utcnow())
