@@ -5,8 +5,9 @@ comment survives: see ``imaging.encode_clean_jpeg``) and fits the whole
 image (nothing is cropped away). The 480-px thumbnail and the 1,600-px
 review copy are cached in storage under keys derived from the original's
 sha256; retention and erasure delete them with ``delete_derived`` so no copy
-outlives the original or a person's erasure. Face crops are cut from the
-full-size original (small faces stay recognisable) and not stored.
+outlives the original or a person's erasure. The review grid's face crops
+(``consentflow.review.crops``) are cached under ``disp/<sha[:2]>/<sha>_``;
+``delete_derived`` removes that prefix too.
 
 Rows from before the size limits may describe images no page can render
 (1 x 79,000,000 px): they get ``ImageUnavailable``, never a server error.
@@ -16,17 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from PIL import Image
-
 from consentflow.errors import InvalidState
-from consentflow.models import Face, Photo
+from consentflow.models import Photo
 from consentflow.photos.imaging import (ImageRejected, Limits, check_dimensions,
                                        encode_clean_jpeg, is_video_type, load_upright)
 from consentflow.photos.storage import Storage
 
 THUMB_SIDE = 480
 DISPLAY_SIDE = 1600
-CROP_SIDE = 160
 SIDES = (THUMB_SIDE, DISPLAY_SIDE)
 # v2: copies rebuilt from pixels. Earlier copies (thumb/..., disp/...) could
 # carry the original's comment; they are never read, only deleted.
@@ -50,6 +48,11 @@ def _keys(sha256: str) -> list[str]:
     keys = [derived_key(sha256, side) for side in SIDES]
     keys += [f"{prefix}/{sha256[:2]}/{sha256}_{side}.jpg" for side, prefix in _LEGACY.items()]
     return keys
+
+
+def _prefixes(sha256: str) -> list[str]:
+    # Face crops (review grid) and the legacy display copy share this prefix.
+    return [f"disp/{sha256[:2]}/{sha256}_"]
 
 
 def check_renderable(photo: Photo, limits: Limits = Limits()) -> None:
@@ -78,23 +81,9 @@ def derived_image(storage: Storage, photo: Photo, side: int, limits: Limits = Li
     return data
 
 
-def face_crop(storage: Storage, photo: Photo, face: Face, limits: Limits = Limits()) -> bytes:
-    """The face with a third of its size around it, from the full-size original; not stored."""
-    check_renderable(photo, limits)
-    assert photo.storage_key is not None  # checked by check_renderable
-    upright = load_upright(storage.read(photo.storage_key))
-    w, h = face.right - face.left, face.bottom - face.top
-    box = (max(0, face.left - w // 3), max(0, face.top - h // 3),
-           min(upright.width, face.right + w // 3), min(upright.height, face.bottom + h // 3))
-    if box[2] <= box[0] or box[3] <= box[1]:
-        raise ImageUnavailable("This face lies outside the photo.")
-    part = upright.crop(box)
-    part.thumbnail((CROP_SIDE, CROP_SIDE), Image.Resampling.LANCZOS)
-    return encode_clean_jpeg(part, quality=85)
-
-
 def derived_copies(storage: Storage, sha256s: Iterable[str]) -> int:
     """How many cached copies of these originals exist (what ``delete_derived`` would delete)."""
+    # Counts the fixed keys; crops under a prefix are counted when deleted.
     return sum(storage.exists(key) for sha256 in set(sha256s) for key in _keys(sha256))
 
 
@@ -106,4 +95,5 @@ def delete_derived(storage: Storage, sha256s: Iterable[str]) -> int:
             if storage.exists(key):
                 storage.delete(key)
                 deleted += 1
+        deleted += sum(storage.delete_prefix(prefix) for prefix in _prefixes(sha256))
     return deleted

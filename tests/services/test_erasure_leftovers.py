@@ -16,6 +16,7 @@ from consentflow.photos import enrol
 from consentflow.photos.crypto import cipher_from_config
 from consentflow.photos.derived import DISPLAY_SIDE, SIDES, THUMB_SIDE, derived_image, derived_key
 from consentflow.privacy.service import erase_person
+from consentflow.review.crops import crop_key, face_crop
 from consentflow.review.service import reject_photo
 from tests.services.test_publish_support import add_face, add_photo, build_world
 
@@ -43,7 +44,9 @@ def test_erasure_deletes_the_cached_copies_of_photos_that_may_show_them(app, db_
             derived_image(w.storage, photo, side)
     legacy = f"thumb/{w.photo.sha256[:2]}/{w.photo.sha256}_480.jpg"  # a copy from before v2
     w.storage.put_at(legacy, b"old thumbnail")
-    assert _cached(w, w.photo) == [True, True]
+    face_crop(w.storage, w.photo, w.obama_face, [w.biden_face])  # the review grid's crops
+    crops = [crop_key(w.photo, f) for f in (w.obama_face, w.biden_face)]
+    assert _cached(w, w.photo) == [True, True] and all(map(w.storage.exists, crops))
 
     report = erase_person(db_session, actor=w.actor, school_id=w.school.id, person_id=w.obama.id,
                           now=utcnow(), storage=w.storage)
@@ -51,7 +54,8 @@ def test_erasure_deletes_the_cached_copies_of_photos_that_may_show_them(app, db_
 
     assert _cached(w, w.photo) == [False, False]
     assert not w.storage.exists(legacy)
-    assert report.derived_copies == 3
+    assert not any(map(w.storage.exists, crops))
+    assert report.derived_copies == 5
     assert _cached(w, unrelated) == [True, True]  # nobody erased is in it
     # The original is the school's and stays; the copies come back on demand.
     assert w.storage.exists(w.photo.storage_key)
