@@ -41,6 +41,10 @@ def default_config(instance_path: str) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": 512 * 1024 * 1024,
         "UPLOAD_MAX_BYTES": 60 * 1024 * 1024,
         "UPLOAD_MAX_PIXELS": 80_000_000,
+        # Longest side and longest:shortest ratio, read from the header before decoding
+        # (see consentflow.photos.imaging for why these values).
+        "UPLOAD_MAX_SIDE": 16_000,
+        "UPLOAD_MAX_ASPECT": 10.0,
         # Videos are stored for manual review only (never decoded); their own byte limit.
         "UPLOAD_MAX_VIDEO_BYTES": 500 * 1024 * 1024,
         # Face matching thresholds (face_recognition distance).

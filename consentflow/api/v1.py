@@ -179,7 +179,7 @@ def upload_photos(album_id: int) -> Any:
     for file in files:
         # Face work happens in a worker, after the commit, never in this request.
         result = receive_upload(db.session, storage, api().actor, album, file.filename or "",
-                                file.stream, limits)
+                                file.stream, limits, roles=api().roles)
         item = result.as_dict()
         if result.video and not item["message"]:
             item["message"] = service.VIDEO_NOTE

@@ -23,6 +23,7 @@ from PIL import Image, ImageOps
 
 from consentflow.faces import detectors
 from consentflow.faces.encoding import BoxGeometry, Encoding, encode_crops
+from consentflow.photos.imaging import to_rgb
 
 pillow_heif.register_heif_opener()
 
@@ -152,29 +153,6 @@ class PreparedImage:
         return int(self.pixels.shape[0])
 
 
-def _to_rgb(image: Image.Image) -> Image.Image:
-    """Any Pillow mode to 8-bit RGB; transparency is flattened onto white."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        # 16-bit greyscale: convert("L") would clip at 255, keep the top byte.
-        values = np.clip(np.asarray(image, dtype=np.int64), 0, 65535)
-        grey = (values >> 8).astype(np.uint8)
-        return Image.fromarray(grey, "L").convert("RGB")
-    if image.mode == "F":
-        values = np.asarray(image, dtype=np.float64)
-        top = 1.0 if values.size and float(values.max()) <= 1.0 else 255.0
-        grey = np.clip(values / top * 255.0, 0, 255).astype(np.uint8)
-        return Image.fromarray(grey, "L").convert("RGB")
-    if image.mode == "P" and "transparency" in image.info:
-        image = image.convert("RGBA")
-    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    if image.mode != "RGB":
-        return image.convert("RGB")
-    return image
-
-
 def _prepare(image: Image.Image, max_side: int, allow_draft: bool) -> PreparedImage:
     # Orientation tags 5-8 swap width and height.
     orientation = image.getexif().get(0x0112, 1)
@@ -191,7 +169,7 @@ def _prepare(image: Image.Image, max_side: int, allow_draft: bool) -> PreparedIm
         image.draft("RGB", swapped)
     image.load()
     transposed = ImageOps.exif_transpose(image) or image
-    rgb = _to_rgb(transposed)
+    rgb = to_rgb(transposed)
     if rgb.size != target:
         rgb = rgb.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
     pixels = np.array(rgb, dtype=np.uint8)

@@ -118,6 +118,7 @@ def purge_reference_faces(session: Session, person_id: int, actor: Actor, reason
     for ref in refs:
         session.delete(ref)
     session.flush()
+    forget_decrypted(school_id)
     cleared = session.execute(
         update(Face).where(Face.matched_person_id == person_id,
                            Face.encoding_encrypted.is_not(None))
@@ -146,10 +147,20 @@ subscribe(PurposesWithdrawn, _on_withdrawn)
 subscribe(PersonLeft, _on_left)
 
 
-# Decrypted encodings by token: a token only decrypts to one vector, so the
-# cache is never stale; deleted references simply stop being asked for.
-_cache: dict[bytes, np.ndarray] = {}
-_CACHE_MAX = 200_000
+# Decrypted reference encodings held in this process, per school, by token.
+# Each build of a school's index keeps exactly the references in force, so a
+# purged person's vectors leave every process's memory at its next build
+# (a worker's before its next match); the purge itself empties this
+# process's copy at once.
+_cache: dict[int, dict[bytes, np.ndarray]] = {}
+
+
+def forget_decrypted(school_id: int | None) -> None:
+    """Drop the decrypted reference encodings this process holds (of one school, or all)."""
+    if school_id is None:
+        _cache.clear()
+    else:
+        _cache.pop(school_id, None)
 
 
 def reference_index(session: Session, school: School, cipher: EncodingCipher,
@@ -168,14 +179,15 @@ def reference_index(session: Session, school: School, cipher: EncodingCipher,
         records = consent_map(session, ids, [FACE_MATCHING], today)
         allowed = {pid for pid in ids if allows(records.get((pid, FACE_MATCHING)), FACE_MATCHING)}
         rows = [(pid, token) for pid, token in rows if pid in allowed]
-    if len(_cache) > _CACHE_MAX:
-        _cache.clear()
+    previous = _cache.get(school.id, {})
+    current: dict[bytes, np.ndarray] = {}
     pairs = []
     for pid, token in rows:
         key = bytes(token)
-        vector = _cache.get(key)
+        vector = previous.get(key)
         if vector is None:
             vector = cipher.decrypt(key)
-            _cache[key] = vector
+        current[key] = vector
         pairs.append((pid, vector))
+    _cache[school.id] = current
     return ReferenceIndex(pairs)

@@ -20,6 +20,8 @@ UPLOAD_MESSAGES = {
                        "(MP4, MOV, WebM, MKV, AVI)."),
     "format_not_allowed": _l("This image format is not accepted (use JPEG, PNG, WebP or HEIC/HEIF)."),
     "too_many_pixels": _l("The image has too many pixels (possible decompression bomb)."),
+    "bad_dimensions": _l("The image is too wide or too tall, or too long and narrow, for a photo."),
+    "not_stored": _l("The file could not be stored; please try again."),
     "truncated": _l("The image is truncated or damaged and cannot be decoded completely."),
     "polyglot": _l("The file contains data other than the image (e.g. HTML or an archive) and is refused."),
     "corrupt": _l("The image cannot be decoded."),

@@ -4,16 +4,17 @@ An upload is trusted only after Pillow, restricted to an allowlist of
 formats, has fully decoded it within byte and pixel limits. Its name and
 declared content type are ignored.
 
-Polyglots (an image that is also HTML, script, SVG, PHP or a ZIP archive)
-are REJECTED, not re-encoded: we keep the original byte-exact (it is the
-evidence of what the maker delivered), so it must not carry a second
-meaning. Detection is by markers a browser or unzip would act on: markup
-in the first or last 64 KB, a ZIP end-of-central-directory record near the end,
-or bytes after a PNG's IEND chunk. JPEG data after the end-of-image marker
-without such markers is tolerated (phones append motion-photo videos
-there). Defence in depth: originals are never served inline from a static
-URL; downloads go through a role-checked view as an attachment with the
-validated content type and ``nosniff``; thumbnails are re-encoded pixels.
+Polyglots (an image that is also HTML, script, SVG, PHP, PDF or a ZIP
+archive) are REJECTED, not re-encoded: we keep the original byte-exact (it
+is the evidence of what the maker delivered), so it must not carry a second
+meaning. The whole file is walked (``consentflow.photos.containers``): data
+after the image's end marker and signatures anywhere are refused. Defence in
+depth: originals are never served inline from a static URL; downloads go
+through a role-checked view as an attachment with the validated content type
+and ``nosniff``; every served image is rebuilt from pixels.
+
+Any failure while checking a file (a decoder exception, a tag of the wrong
+type) is that file's rejection, never an error of the request.
 """
 
 from __future__ import annotations
@@ -24,8 +25,12 @@ import re
 import warnings
 from dataclasses import dataclass
 
+import numpy as np
 import pillow_heif
-from PIL import Image, ImageDraw, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFile, UnidentifiedImageError
+
+from consentflow.photos.containers import (ContainerProblem, check_single_image,
+                                          check_video_edges)
 
 pillow_heif.register_heif_opener()
 
@@ -44,12 +49,13 @@ CANONICAL_FORMATS = {"MPO": "JPEG"}
 DEFAULT_MAX_BYTES = 60 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 80_000_000
 DEFAULT_MAX_VIDEO_BYTES = 500 * 1024 * 1024
-
-_MARKUP = re.compile(
-    rb"<\s*(?:!doctype|html|script|svg|iframe|object|embed|body|head|meta|\?php)[\s>/]",
-    re.IGNORECASE,
-)
-_ZIP_EOCD = b"PK\x05\x06"
+# Sides and shape, decided from the header before anything is decoded. 16,000 px
+# holds every camera sensor (the largest, 102 MP medium format, is 11,648 px
+# wide) and a phone panorama, and stays far below JPEG's 65,500 px limit (the
+# publication format); 10:1 still allows a panorama but not a strip of pixels
+# built to exhaust memory (1 x 79,000,000 px took 16 s and 1.2 GB to check).
+DEFAULT_MAX_SIDE = 16_000
+DEFAULT_MAX_ASPECT = 10.0
 
 MESSAGES: dict[str, str] = {
     "empty": "The file is empty.",
@@ -58,6 +64,7 @@ MESSAGES: dict[str, str] = {
                     "(MP4, MOV, WebM, MKV, AVI).",
     "format_not_allowed": "This image format is not accepted (use JPEG, PNG, WebP or HEIC/HEIF).",
     "too_many_pixels": "The image has too many pixels (possible decompression bomb).",
+    "bad_dimensions": "The image is too wide or too tall, or too long and narrow, for a photo.",
     "truncated": "The image is truncated or damaged and cannot be decoded completely.",
     "polyglot": "The file contains data other than the image (e.g. HTML or an archive) and is refused.",
     "corrupt": "The image cannot be decoded.",
@@ -96,48 +103,40 @@ class Limits:
     max_bytes: int = DEFAULT_MAX_BYTES
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_video_bytes: int = DEFAULT_MAX_VIDEO_BYTES
+    max_side: int = DEFAULT_MAX_SIDE
+    max_aspect: float = DEFAULT_MAX_ASPECT
 
 
-def _zip_directory_at_end(data: bytes) -> bool:
-    """True if a ZIP end-of-central-directory record ends the file (as unzip finds it)."""
-    tail_start = max(0, len(data) - (65_535 + 22))
-    pos = data.rfind(_ZIP_EOCD, tail_start)
-    while pos >= 0:
-        if pos + 22 <= len(data):
-            comment_len = int.from_bytes(data[pos + 20:pos + 22], "little")
-            if pos + 22 + comment_len == len(data):
-                return True
-        pos = data.rfind(_ZIP_EOCD, tail_start, pos)
-    return False
+def check_dimensions(width: int, height: int, limits: Limits = Limits()) -> None:
+    """Refuse sizes no school photo has; cheap, from the header (or a stored row)."""
+    if width <= 0 or height <= 0 or width * height > limits.max_pixels:
+        raise ImageRejected("too_many_pixels", f"{width}x{height}")
+    if max(width, height) > limits.max_side or \
+            max(width, height) > limits.max_aspect * min(width, height):
+        raise ImageRejected("bad_dimensions", f"{width}x{height}")
 
 
-def _png_end(data: bytes) -> int:
-    """Offset just past the IEND chunk, walking the chunk list (-1 if there is none)."""
-    pos = 8
-    while pos + 12 <= len(data):
-        length = int.from_bytes(data[pos:pos + 4], "big")
-        kind = data[pos + 4:pos + 8]
-        pos += 12 + length
-        if kind == b"IEND":
-            return pos
-    return -1
-
-
-def _check_polyglot(data: bytes, fmt: str) -> None:
-    # Markup is searched where browsers sniff and where appended payloads sit
-    # (the first and last 64 KB): searching compressed pixel data would
-    # reject about one photo in a few thousand by chance.
-    window = 65_536
-    if _MARKUP.search(data[:window]) or _MARKUP.search(data[-window:]):
-        raise ImageRejected("polyglot", "markup found in the file")
-    if _zip_directory_at_end(data):
-        raise ImageRejected("polyglot", "ZIP directory at the end of the file")
-    if fmt == "PNG" and _png_end(data) != len(data):
-        raise ImageRejected("polyglot", "data after the PNG end chunk")
+def exif_orientation(image: Image.Image) -> int:
+    """The EXIF orientation 1-8; anything else (text, a list, out of range) counts as 1."""
+    value = image.getexif().get(0x0112, 1)
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
 def validate_image(data: bytes, limits: Limits = Limits()) -> ValidatedImage:
-    """Decode the whole image with the allowlist and limits, or raise ``ImageRejected``."""
+    """Decode the whole image with the allowlist and limits, or raise ``ImageRejected``.
+
+    Whatever goes wrong inside (a decoder error, a malformed tag) is this
+    file's rejection: the caller never sees another exception.
+    """
+    try:
+        return _validate_image(data, limits)
+    except ImageRejected:
+        raise
+    except Exception as err:  # noqa: BLE001 - deny by default, one file at a time
+        raise ImageRejected("corrupt", f"{type(err).__name__}: {err}") from err
+
+
+def _validate_image(data: bytes, limits: Limits) -> ValidatedImage:
     if not data:
         raise ImageRejected("empty")
     if len(data) > limits.max_bytes:
@@ -151,17 +150,14 @@ def validate_image(data: bytes, limits: Limits = Limits()) -> ValidatedImage:
             raise ImageRejected("not_an_image", str(err)) from err
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
             raise ImageRejected("too_many_pixels", str(err)) from err
-        except (OSError, ValueError, SyntaxError) as err:
-            raise ImageRejected("corrupt", str(err)) from err
         with image:
             fmt = str(image.format or "")
             fmt = CANONICAL_FORMATS.get(fmt, fmt)
             if fmt not in ALLOWED_FORMATS:
                 raise ImageRejected("format_not_allowed", fmt)
             width, height = image.size
-            # Checked before decoding: a bomb is refused without allocating it.
-            if width <= 0 or height <= 0 or width * height > limits.max_pixels:
-                raise ImageRejected("too_many_pixels", f"{width}x{height}")
+            # Checked before decoding: a bomb or a strip is refused without allocating it.
+            check_dimensions(width, height, limits)
             try:
                 image.load()
             except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
@@ -169,10 +165,11 @@ def validate_image(data: bytes, limits: Limits = Limits()) -> ValidatedImage:
             except OSError as err:
                 code = "truncated" if "truncated" in str(err).lower() else "corrupt"
                 raise ImageRejected(code, str(err)) from err
-            except (ValueError, SyntaxError, EOFError) as err:
-                raise ImageRejected("corrupt", str(err)) from err
-            orientation = int(image.getexif().get(0x0112, 1) or 1)
-    _check_polyglot(data, fmt)
+            orientation = exif_orientation(image)
+    try:
+        check_single_image(data, fmt)
+    except ContainerProblem as err:
+        raise ImageRejected(err.code, str(err)) from err
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     return ValidatedImage(
@@ -182,25 +179,74 @@ def validate_image(data: bytes, limits: Limits = Limits()) -> ValidatedImage:
         height=height,
         sha256=hashlib.sha256(data).hexdigest(),
         byte_size=len(data),
-        orientation=orientation if 1 <= orientation <= 8 else 1,
+        orientation=orientation,
     )
 
 
-def make_thumbnail(data: bytes, max_side: int = 480, quality: int = 82) -> bytes:
-    """A small JPEG of the EXIF-oriented image, re-encoded, with no metadata."""
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow mode to 8-bit RGB; transparency is flattened onto white."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        # 16-bit greyscale: convert("L") would clip at 255, keep the top byte.
+        values = np.clip(np.asarray(image, dtype=np.int64), 0, 65535)
+        grey = (values >> 8).astype(np.uint8)
+        return Image.fromarray(grey, "L").convert("RGB")
+    if image.mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        top = 1.0 if values.size and float(values.max()) <= 1.0 else 255.0
+        grey = np.clip(values / top * 255.0, 0, 255).astype(np.uint8)
+        return Image.fromarray(grey, "L").convert("RGB")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if image.mode != "RGB":
+        return image.convert("RGB")
+    return image
+
+
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90,
+}
+
+
+def load_upright(data: bytes, max_side: int | None = None) -> Image.Image:
+    """Decode an original, turn it upright by its EXIF orientation, as 8-bit RGB.
+
+    With ``max_side`` the whole image is fitted into ``max_side`` x
+    ``max_side`` (never cropped); a JPEG is then decoded reduced in the DCT
+    domain (a 12-MP photo several times faster).
+    """
     with Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS)) as image:
-        if CANONICAL_FORMATS.get(str(image.format), image.format) == "JPEG":
-            # DCT-domain reduction: a 12-MP photo decodes several times faster.
+        if max_side is not None and CANONICAL_FORMATS.get(str(image.format),
+                                                          image.format) == "JPEG":
             image.draft("RGB", (max_side * 2, max_side * 2))
         image.load()
-        oriented = ImageOps.exif_transpose(image) or image
-        if oriented.mode != "RGB":
-            oriented = oriented.convert("RGB")
-        oriented.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-        out = io.BytesIO()
-        # No exif= argument: nothing of the original's metadata is carried over.
-        oriented.save(out, format="JPEG", quality=quality, optimize=True)
-        return out.getvalue()
+        orientation = exif_orientation(image)
+        rgb = to_rgb(image)
+        if rgb is image:
+            rgb = image.copy()
+    if orientation in _TRANSPOSE:
+        rgb = rgb.transpose(_TRANSPOSE[orientation])
+    if max_side is not None:
+        rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return rgb
+
+
+def encode_clean_jpeg(image: Image.Image, quality: int = 85) -> bytes:
+    """A JPEG of the pixels only: the image is rebuilt, so no EXIF, XMP, ICC or comment rides along."""
+    clean = Image.frombytes("RGB", image.size, to_rgb(image).tobytes())
+    out = io.BytesIO()
+    clean.save(out, format="JPEG", quality=quality, optimize=True)
+    return out.getvalue()
+
+
+def make_thumbnail(data: bytes, max_side: int = 480, quality: int = 82) -> bytes:
+    """A small JPEG of the upright image, fitted whole into ``max_side``, with no metadata."""
+    return encode_clean_jpeg(load_upright(data, max_side), quality)
 
 
 # --- video: accepted for manual review only (SPEC §4.1) ---------------------------
@@ -333,7 +379,10 @@ def validate_video(data: bytes, limits: Limits = Limits()) -> ValidatedVideo:
         raise ImageRejected("video_too_large", f"{len(data)} bytes")
     media_type = {"MP4": _mp4_media_type, "MKV": _mkv_media_type,
                   "AVI": _avi_media_type}[container](data)
-    _check_polyglot(data, container)
+    try:
+        check_video_edges(data)
+    except ContainerProblem as err:
+        raise ImageRejected(err.code, str(err)) from err
     return ValidatedVideo(format=container, media_type=media_type,
                           sha256=hashlib.sha256(data).hexdigest(), byte_size=len(data))
 

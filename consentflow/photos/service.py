@@ -27,6 +27,8 @@ from consentflow.photos.storage import Storage
 
 DONE_STATES = ("needs_review", "approved", "published", "rejected", "withdrawn")
 REPROCESSABLE = ("uploaded", "processing", "failed", "needs_review")
+# A file that passed no check because storing it failed (disk, database): try again.
+NOT_STORED = "The file could not be stored; please try again."
 # Shown on the photo until video redaction exists (SPEC §4.1).
 VIDEO_NOTE = ("Video: manual review required — faces are not detected or blurred "
               "automatically")
@@ -102,22 +104,25 @@ class UploadResult:
                 "also_in_albums": list(self.also_in_albums), "video": self.video}
 
 
-def _clean_name(filename: str) -> str:
+def clean_name(filename: str) -> str:
     name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
     return "".join(ch for ch in name if ch.isprintable())[:255] or "upload"
 
 
 def upload_photo(
     session: Session, storage: Storage, actor: Actor, album: Album, filename: str, data: bytes,
-    *, limits: Limits = Limits(), now: datetime,
+    *, limits: Limits = Limits(), now: datetime, roles: Iterable[str] | None = None,
 ) -> UploadResult:
     """Store a decoded-and-validated image once per album; anything else is refused with a reason.
+
+    ``also_in_albums`` names only the other albums the uploader may open
+    (``roles`` are theirs; ``None`` is the system: CLI, demo).
 
     A video (recognised by its container, not its name) is stored the same
     way but goes straight to ``needs_review`` with ``VIDEO_NOTE``: nothing
     detects or blurs faces in it, so only a person may look at it.
     """
-    name = _clean_name(filename)
+    name = clean_name(filename)
     info: ValidatedImage | ValidatedVideo
     try:
         if video_container(data[:16]) is not None:
@@ -133,10 +138,13 @@ def upload_photo(
     if existing is not None:
         return UploadResult(name, "duplicate", photo_id=existing.id, code="duplicate",
                             message="This image is already in the album.")
-    elsewhere = tuple(session.scalars(
+    elsewhere = tuple(sorted(session.scalars(
         select(Photo.album_id).where(Photo.school_id == album.school_id,
                                      Photo.sha256 == info.sha256,
-                                     Photo.album_id != album.id).distinct()))
+                                     Photo.album_id != album.id).distinct())))
+    visible = elsewhere if roles is None else tuple(
+        other.id for other in session.scalars(select(Album).where(Album.id.in_(elsewhere)))
+        if may_see_album(other, actor.id, set(roles)))
     key = storage.put(data)
     photo = Photo(school_id=album.school_id, album_id=album.id, sha256=info.sha256,
                   storage_key=key, original_filename=name, media_type=info.media_type,
@@ -156,17 +164,19 @@ def upload_photo(
                           "width": width, "height": height, "video": video,
                           "also_in_albums": list(elsewhere)},
                  personal={"filename": name})
-    message = "Also in another album of the school." if elsewhere else ""
+    message = "Also in another album of the school." if visible else ""
     return UploadResult(name, "accepted", photo_id=photo.id, message=message,
-                        also_in_albums=elsewhere, video=video)
+                        also_in_albums=tuple(sorted(visible)), video=video)
 
 
 def upload_photos(
     session: Session, storage: Storage, actor: Actor, album: Album,
     files: Iterable[tuple[str, bytes]], *, limits: Limits = Limits(), now: datetime,
+    roles: Iterable[str] | None = None,
 ) -> list[UploadResult]:
     """One result per file, in order; a refused file never affects the others."""
-    return [upload_photo(session, storage, actor, album, name, data, limits=limits, now=now)
+    return [upload_photo(session, storage, actor, album, name, data, limits=limits, now=now,
+                         roles=roles)
             for name, data in files]
 
 

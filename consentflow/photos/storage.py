@@ -26,6 +26,7 @@ class Storage(Protocol):
     def read(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> None: ...
+    def delete_prefix(self, prefix: str) -> int: ...
 
 
 def content_key(data: bytes, prefix: str = "orig") -> str:
@@ -83,6 +84,18 @@ class LocalStorage:
             os.unlink(self._path(key))
         except FileNotFoundError:
             pass
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every file whose key starts with ``prefix`` (within one folder); a count."""
+        folder, _, start = prefix.rpartition("/")
+        path = self._path(folder + "/x")[:-2]  # validates the folder part of the key
+        try:
+            names = [n for n in os.listdir(path) if n.startswith(start) and not n.startswith(".")]
+        except FileNotFoundError:
+            return 0
+        for name in names:
+            self.delete(f"{folder}/{name}")
+        return len(names)
 
 
 def storage_from_config(config: object) -> Storage:

@@ -8,8 +8,9 @@ not there yet. Face work never runs here.
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, BinaryIO
 
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -22,10 +23,13 @@ from consentflow.photos import service
 from consentflow.photos.imaging import Limits, video_container
 from consentflow.photos.storage import Storage
 
+log = logging.getLogger(__name__)
+
 
 def upload_limits(config: Mapping[str, Any]) -> Limits:
     return Limits(int(config["UPLOAD_MAX_BYTES"]), int(config["UPLOAD_MAX_PIXELS"]),
-                  int(config["UPLOAD_MAX_VIDEO_BYTES"]))
+                  int(config["UPLOAD_MAX_VIDEO_BYTES"]), int(config["UPLOAD_MAX_SIDE"]),
+                  float(config["UPLOAD_MAX_ASPECT"]))
 
 
 def read_upload(stream: BinaryIO, limits: Limits) -> bytes:
@@ -40,25 +44,42 @@ def read_upload(stream: BinaryIO, limits: Limits) -> bytes:
 
 
 def receive_upload(session: Session, storage: Storage, actor: Actor, album: Album,
-                   filename: str, stream: BinaryIO, limits: Limits) -> service.UploadResult:
+                   filename: str, stream: BinaryIO, limits: Limits,
+                   roles: Iterable[str] | None = None) -> service.UploadResult:
     """Store one file, commit it, and queue it for processing when it needs it.
 
     Concurrent uploads to one album can collide (the same file twice); the
     upload is idempotent (content-addressed, de-duplicated per album), so it
-    is retried and answers "duplicate" at worst.
+    is retried and answers "duplicate" at worst. Anything else that fails
+    for this file (storage, a bug) is logged and becomes this file's
+    rejection: the other files of the batch are still received.
     """
+    album_id = album.id
+    try:
+        result = _store(session, storage, actor, album, filename, stream, limits, roles)
+    except Exception:  # noqa: BLE001 - one file's failure must not cost the batch
+        session.rollback()
+        log.exception("upload of %r to album %s failed", filename, album_id)
+        return service.UploadResult(service.clean_name(filename), "rejected",
+                                    code="not_stored", message=service.NOT_STORED)
+    if result.needs_processing and result.photo_id is not None:
+        enqueue("process_photo", result.photo_id)
+    return result
+
+
+def _store(session: Session, storage: Storage, actor: Actor, album: Album, filename: str,
+           stream: BinaryIO, limits: Limits,
+           roles: Iterable[str] | None) -> service.UploadResult:
     data = read_upload(stream, limits)
     for attempt in range(4):
         try:
             result = service.upload_photo(session, storage, actor, album, filename, data,
-                                          limits=limits, now=utcnow())
+                                          limits=limits, now=utcnow(), roles=roles)
             session.commit()
-            break
+            return result
         except (IntegrityError, OperationalError):
             session.rollback()
             if attempt == 3:
                 raise
             time.sleep(0.05 * (attempt + 1))
-    if result.needs_processing and result.photo_id is not None:
-        enqueue("process_photo", result.photo_id)
-    return result
+    raise AssertionError("unreachable")

@@ -28,7 +28,8 @@ from consentflow.photos.forms import (CHANNEL_LABELS, STATE_LABELS, UPLOAD_MESSA
                                       CsrfOnlyForm)
 from consentflow.photos.crypto import cipher_from_config
 from consentflow.photos.enrol import enrol_portrait, purge_reference_faces
-from consentflow.photos.imaging import (is_video_type, make_thumbnail, video_placeholder)
+from consentflow.photos.derived import THUMB_SIDE, ImageUnavailable, derived_image
+from consentflow.photos.imaging import is_video_type, video_placeholder
 from consentflow.photos.storage import storage_from_config
 from consentflow.photos.uploads import receive_upload, upload_limits
 from consentflow.photos.tasks import engine_settings, requeue_stale
@@ -42,7 +43,6 @@ add_tile(Tile(_l("Reference portraits"), _l("Enrol portraits for face matching."
 
 ALBUM_ROLES = ("teacher", "pr")
 MATCH_AGAIN_ROLES = ("admin", "pr")
-THUMB_SIDE = 480
 
 
 def _album(album_id: int) -> Album:
@@ -150,7 +150,7 @@ def upload_post(album_id: int) -> Any:
     results = []
     for file in request.files.getlist("files"):
         result = receive_upload(db.session, storage, current_actor(), album, file.filename or "",
-                                file.stream, limits)
+                                file.stream, limits, roles=current_roles())
         item = result.as_dict()
         item["message"] = _message(result)
         results.append(item)
@@ -263,14 +263,22 @@ def thumbnail(photo_id: int) -> Any:
     if is_video_type(photo.media_type):
         # Nothing decodes videos: a generic placeholder, never a frame of the video.
         return _private_file(video_placeholder(THUMB_SIDE), "image/png")
-    storage = storage_from_config(current_app.config)
-    key = f"thumb/{photo.sha256[:2]}/{photo.sha256}_{THUMB_SIDE}.jpg"
-    if storage.exists(key):
-        data = storage.read(key)
-    else:
-        data = make_thumbnail(storage.read(photo.storage_key), THUMB_SIDE)
-        storage.put_at(key, data)
+    try:
+        data = derived_image(storage_from_config(current_app.config), photo, THUMB_SIDE,
+                             upload_limits(current_app.config))
+    except ImageUnavailable as err:
+        return unavailable_image(err)
     return _private_file(data, "image/jpeg")
+
+
+def unavailable_image(err: ImageUnavailable) -> Response:
+    """What an image URL answers for a photo no page can render: a clear 409, never a 500."""
+    if not err.too_large:
+        abort(404)
+    response = Response(_("This photo is too large to show; upload a smaller version."),
+                        status=409, mimetype="text/plain")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @bp.route("/photo/<int:photo_id>/original")

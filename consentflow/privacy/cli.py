@@ -93,7 +93,9 @@ def erase_command(person_id: int, yes: bool) -> None:
         _fail("Erasure cannot be undone; repeat with --yes.")
         return
     report = erase_person(db.session, actor=Actor.system("cli:privacy"), school_id=person.school_id,
-                          person_id=person.id, now=utcnow())
+                          person_id=person.id, now=utcnow(),
+                          storage=storage_from_config(current_app.config))
     db.session.commit()
     click.echo(f"Erased: {report.reference_faces} reference face(s), {report.face_encodings} "
-               f"face encoding(s); {report.audit_events} audit event(s) pseudonymised.")
+               f"face encoding(s), {report.derived_copies} cached image copy/copies; "
+               f"{report.audit_events} audit event(s) pseudonymised.")

@@ -24,6 +24,7 @@ from consentflow.audit.service import Actor, record_event
 from consentflow.models import AuditEvent, Face, Person, Photo, Publication, ReferenceFace
 from consentflow.models.consent import FACE_MATCHING
 from consentflow.consent.effective import allows, effective_records
+from consentflow.photos.derived import delete_derived, derived_copies
 from consentflow.photos.enrol import purge_reference_faces
 from consentflow.photos.storage import Storage
 
@@ -34,12 +35,14 @@ class RetentionReport:
     encodings: list[int] = field(default_factory=list)  # face ids
     originals: list[int] = field(default_factory=list)  # photo ids
     reference_people: dict[int, str] = field(default_factory=dict)  # person id -> reason
+    derived: int = 0  # cached thumbnails / review copies of originals that are gone
 
     def lines(self) -> list[str]:
         verb = "Deleted" if self.applied else "Would delete"
         return [
             f"{verb} {len(self.encodings)} face encoding(s) of published or rejected photos.",
             f"{verb} {len(self.originals)} original(s) of rejected photos.",
+            f"{verb} {self.derived} cached thumbnail(s)/review copies of deleted originals.",
             f"{verb} the reference faces of {len(self.reference_people)} person(s): "
             + ", ".join(f"#{pid} ({why})" for pid, why in sorted(self.reference_people.items())),
         ]
@@ -111,6 +114,13 @@ def apply_retention(session: Session, *, actor: Actor, now: datetime, storage: S
             shared = session.scalar(select(Photo.id).where(Photo.storage_key == key).limit(1))
             if key and shared is None:
                 storage.delete(key)
+    # No resized copy outlives its original: this run's deletions and any left before.
+    # (A copy another photo's kept original still serves is left: it is rebuilt on demand anyway.)
+    gone = set(session.scalars(select(Photo.sha256).where(Photo.storage_key.is_(None))))
+    gone |= set(session.scalars(select(Photo.sha256).where(Photo.id.in_(report.originals))))
+    if apply:
+        gone -= set(session.scalars(select(Photo.sha256).where(Photo.storage_key.is_not(None))))
+    report.derived = delete_derived(storage, gone) if apply else derived_copies(storage, gone)
     report.reference_people = _reference_reasons(session, now)
     for person_id, reason in report.reference_people.items():
         if apply:

@@ -34,7 +34,9 @@ from consentflow.models import (
     ReferenceFace,
     TakedownTask,
 )
+from consentflow.photos.derived import delete_derived
 from consentflow.photos.enrol import purge_reference_faces
+from consentflow.photos.storage import Storage
 
 
 def get_person(session: Session, school_id: int, person_id: int) -> Person:
@@ -50,6 +52,7 @@ class ErasureReport:
     face_encodings: int
     unlinked_matches: int
     audit_events: int
+    derived_copies: int = 0
 
 
 def _faces_possibly_theirs(session: Session, person_id: int, school_id: int) -> list[Face]:
@@ -68,15 +71,17 @@ def _faces_possibly_theirs(session: Session, person_id: int, school_id: int) -> 
 
 
 def erase_person(session: Session, *, actor: Actor, school_id: int, person_id: int,
-                 now: datetime) -> ErasureReport:
-    """Delete the person's reference faces and face encodings; pseudonymise them in the audit trail."""
+                 now: datetime, storage: Storage) -> ErasureReport:
+    """Delete the person's reference faces, face encodings and cached copies of photos that may
+    show them; pseudonymise them in the audit trail."""
     person = get_person(session, school_id, person_id)
+    faces = _faces_possibly_theirs(session, person.id, school_id)
+    # Counted before the purge: it clears the encodings of faces matched to them itself.
+    encodings = sum(1 for face in faces if face.encoding_encrypted is not None)
     references = purge_reference_faces(session, person.id, actor, "erasure", now)
-    encodings = unlinked = 0
-    for face in _faces_possibly_theirs(session, person.id, school_id):
-        if face.encoding_encrypted is not None:
-            face.encoding_encrypted = None
-            encodings += 1
+    unlinked = 0
+    for face in faces:
+        face.encoding_encrypted = None
         # The automatic match and distances are derived from their biometrics.
         if face.matched_person_id == person.id:
             face.matched_person_id = None
@@ -87,12 +92,16 @@ def erase_person(session: Session, *, actor: Actor, school_id: int, person_id: i
             face.candidates = [c for c in face.candidates if c.get("person_id") != person.id]
     person.erased_at = now
     session.flush()
+    # Thumbnails and review copies are rebuilt from the original on demand; none is kept.
+    derived = delete_derived(storage, session.scalars(
+        select(Photo.sha256).where(Photo.id.in_({face.photo_id for face in faces}))))
     pseudonymised = pseudonymise_subject(session, person.id)
     record_event(session, actor=actor, action="person.erased", object_type="person",
                  object_id=person.id, school_id=school_id, subject_ids=[person.id], now=now,
                  details={"reference_faces": references, "face_encodings": encodings,
-                          "unlinked_matches": unlinked, "audit_events_pseudonymised": pseudonymised})
-    return ErasureReport(references, encodings, unlinked, pseudonymised)
+                          "unlinked_matches": unlinked, "audit_events_pseudonymised": pseudonymised,
+                          "derived_copies": derived})
+    return ErasureReport(references, encodings, unlinked, pseudonymised, derived)
 
 
 def remaining_encodings(session: Session, school_id: int, person_id: int) -> int:

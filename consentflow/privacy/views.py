@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import (Blueprint, Response, current_app, flash, redirect, render_template, request,
+                   url_for)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -17,6 +18,7 @@ from consentflow.exports import attachment
 from consentflow.extensions import db
 from consentflow.home.views import Tile, add_tile
 from consentflow.models import Person, utcnow
+from consentflow.photos.storage import storage_from_config
 from consentflow.privacy.cli import render_export_html
 from consentflow.privacy.service import erase_person, subject_access_data, subject_access_export
 from consentflow.review.service import search_people
@@ -79,7 +81,8 @@ def erase(person_id: int) -> Any:
         return redirect(url_for("privacy.person", person_id=found.id))
     try:
         report = erase_person(db.session, actor=current_actor(), school_id=require_school().id,
-                              person_id=found.id, now=utcnow())
+                              person_id=found.id, now=utcnow(),
+                              storage=storage_from_config(current_app.config))
     except DomainError as err:
         db.session.rollback()
         flash(err.message, "error")

@@ -14,7 +14,7 @@ from PIL import Image
 
 from consentflow.models import Face, Photo
 from consentflow.photos.storage import Storage
-from consentflow.publish.redact import encode_jpeg, load_upright
+from consentflow.photos.imaging import encode_clean_jpeg, load_upright
 
 CROP_SIDE = 160
 
@@ -55,4 +55,4 @@ def _crop_jpeg(upright: Image.Image, face: Face) -> bytes:
            min(upright.width, face.right + w // 3), min(upright.height, face.bottom + h // 3))
     part = upright.crop(box)
     part.thumbnail((CROP_SIDE, CROP_SIDE), Image.Resampling.LANCZOS)
-    return encode_jpeg(part, quality=85)
+    return encode_clean_jpeg(part, quality=85)

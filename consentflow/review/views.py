@@ -22,7 +22,6 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from PIL import Image
 from sqlalchemy import select
 
 from consentflow.auth.access import (
@@ -36,9 +35,13 @@ from consentflow.extensions import db
 from consentflow.home.views import Tile, add_tile
 from consentflow.models import Album, Face, Photo, utcnow
 from consentflow.photos.imaging import is_video_type
+from consentflow.photos.derived import (DISPLAY_SIDE, ImageUnavailable, check_renderable,
+                                       derived_image)
 from consentflow.photos.storage import storage_from_config
+from consentflow.photos.uploads import upload_limits
+from consentflow.photos.views import unavailable_image
 from consentflow.publish.forms import PublishForm
-from consentflow.publish.redact import Box, encode_jpeg, load_upright
+from consentflow.publish.redact import Box
 from consentflow.publish.refusals import refusal_panels
 from consentflow.publish.service import approve_purpose, preview_derivative
 from consentflow.review import service
@@ -64,8 +67,6 @@ bp = Blueprint("review", __name__, url_prefix="/review")
 
 add_tile(Tile(_l("Review"), _l("Check faces, approve and publish photos."), "review.index",
               frozenset({"pr"})))
-
-DISPLAY_SIDE = 1600
 
 
 def _storage() -> Any:
@@ -231,16 +232,14 @@ def assign(face_id: int, person_id: int) -> Any:
 def image(photo_id: int) -> Any:
     """The original for the reviewer: re-encoded, reduced, with no metadata; cached."""
     found = get_owned(Photo, photo_id)
-    storage = _storage()
     # A video has no frame to show here; it is never decoded as an image.
     if found.storage_key is None or is_video_type(found.media_type):
         abort(404)
-    key = f"disp/{found.sha256[:2]}/{found.sha256}_{DISPLAY_SIDE}.jpg"
-    if not storage.exists(key):
-        upright = load_upright(storage.read(found.storage_key))
-        upright.thumbnail((DISPLAY_SIDE, DISPLAY_SIDE), Image.Resampling.LANCZOS)
-        storage.put_at(key, encode_jpeg(upright, quality=85))
-    response = Response(storage.read(key), mimetype="image/jpeg")
+    try:
+        data = derived_image(_storage(), found, DISPLAY_SIDE, upload_limits(current_app.config))
+    except ImageUnavailable as err:
+        return unavailable_image(err)
+    response = Response(data, mimetype="image/jpeg")
     response.headers["Cache-Control"] = "private, max-age=3600"
     return response
 
@@ -252,6 +251,10 @@ def crop(face_id: int) -> Any:
     face, found = _owned_face(face_id)
     if found.storage_key is None or is_video_type(found.media_type):
         abort(404)
+    try:
+        check_renderable(found, upload_limits(current_app.config))
+    except ImageUnavailable as err:
+        return unavailable_image(err)
     siblings = db.session.scalars(select(Face).where(Face.photo_id == found.id))
     response = Response(face_crop(_storage(), found, face, siblings), mimetype="image/jpeg")
     response.headers["Cache-Control"] = "private, max-age=600"
@@ -262,6 +265,12 @@ def crop(face_id: int) -> Any:
 @require_role("pr")
 def preview(photo_id: int, channel: str) -> Any:
     found = get_owned(Photo, photo_id)
+    try:
+        # An impossible size (a row from before the limits) is refused before any decoding.
+        check_renderable(found, upload_limits(current_app.config))
+    except ImageUnavailable as err:
+        if err.too_large:
+            return unavailable_image(err)
     try:
         data = preview_derivative(db.session, school_id=require_school().id, photo_id=found.id,
                                   channel=channel, storage=_storage(), now=utcnow())

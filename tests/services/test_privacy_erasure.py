@@ -61,7 +61,7 @@ def test_erasure_leaves_no_encodings_and_a_verifying_chain(app, db_session, runn
     obama_faces = [w.obama_face.id, other_face.id]
 
     report = erase_person(db_session, actor=w.actor, school_id=w.school.id, person_id=w.obama.id,
-                          now=utcnow())
+                          now=utcnow(), storage=w.storage)
     db_session.commit()
 
     assert report.reference_faces == 2
