@@ -200,6 +200,32 @@ def _heif_layout(data: bytes) -> Layout:
 
 _WALKERS = {"JPEG": _jpeg_layout, "PNG": _png_layout, "WEBP": _webp_layout, "HEIF": _heif_layout}
 
+# A phone's "motion photo" (Google's Motion Photo format, on by default on
+# many Android phones) is a JPEG whose XMP declares a short MP4 appended
+# after the end-of-image marker. Teachers upload these as they come off the
+# phone, so a declared video that is a complete ISO-BMFF file is part of the
+# photo, not trailing data; its boxes are still searched like metadata.
+_MOTION_PHOTO_XMP = re.compile(
+    rb'(?:GCamera:MotionPhoto|GCamera:MicroVideo)\s*=\s*["\']1["\']'
+    rb'|Item:Semantic\s*=\s*["\']MotionPhoto["\']')
+
+
+def _motion_video(data: bytes, layout: Layout) -> Layout | None:
+    """The appended video of a declared motion photo, in file offsets; None if there is none."""
+    tail = data[layout.end:]
+    if len(tail) < 16 or tail[4:8] != b"ftyp":
+        return None
+    if not any(_MOTION_PHOTO_XMP.search(data[start:end]) for start, end in layout.metadata):
+        return None
+    try:
+        video = _heif_layout(tail)
+    except ContainerProblem:
+        return None
+    if video.end != len(tail):
+        return None
+    return Layout(end=len(data),
+                  metadata=[(layout.end + start, layout.end + end) for start, end in video.metadata])
+
 
 def check_single_image(data: bytes, fmt: str) -> None:
     """Raise ``ContainerProblem`` unless ``data`` is one ``fmt`` image and nothing else."""
@@ -209,6 +235,9 @@ def check_single_image(data: bytes, fmt: str) -> None:
             raise ContainerProblem(f"{found.group()[:12]!r} at offset {found.start()}",
                                    "polyglot")
     layout = _WALKERS[fmt](data)
+    video = _motion_video(data, layout) if fmt == "JPEG" else None
+    if video is not None:
+        layout = Layout(end=video.end, metadata=[*layout.metadata, *video.metadata])
     tail = data[layout.end:]
     if len(tail) > TRAILING_TOLERANCE or any(byte not in _PADDING for byte in tail):
         raise ContainerProblem(f"{len(tail)} bytes after the end of the image", "polyglot")

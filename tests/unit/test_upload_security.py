@@ -231,3 +231,36 @@ def test_fuzzed_files_are_only_ever_accepted_or_rejected(data: bytes) -> None:
         assert err.code and err.message
     else:
         assert result.width > 0 and result.height > 0 and 1 <= result.orientation <= 8
+
+
+# --- motion photos: a phone's declared video after the JPEG is part of the photo -----
+
+MOTION_XMP = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/'
+              b'1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:GCamera="http://ns.google.com/'
+              b'photos/1.0/camera/" GCamera:MotionPhoto="1" GCamera:MotionPhotoVersion="1"/>'
+              b'</rdf:RDF></x:xmpmeta>')
+
+
+def _mp4() -> bytes:
+    import av
+
+    out = io.BytesIO()
+    with av.open(out, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        for index in range(5):
+            frame = av.VideoFrame.from_image(_face(64).resize((64, 64)).rotate(index * 10))
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return out.getvalue()
+
+
+def test_a_declared_motion_photo_is_accepted_as_the_photo_it_is() -> None:
+    photo = _encode(_face(), "JPEG", xmp=MOTION_XMP) + _mp4()
+    assert isinstance(validate_image(photo), ValidatedImage)
+
+
+def test_an_undeclared_video_or_a_declared_one_followed_by_more_is_refused() -> None:
+    assert _rejected(_encode(_face(), "JPEG") + _mp4()) == "polyglot"
+    assert _rejected(_encode(_face(), "JPEG", xmp=MOTION_XMP) + _mp4() + _zip()) == "polyglot"
+    assert _rejected(_encode(_face(), "JPEG", xmp=MOTION_XMP) + _zip()) == "polyglot"
