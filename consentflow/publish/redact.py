@@ -15,11 +15,12 @@ import hashlib
 import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Literal
+from typing import Literal
 
-from PIL import Image, ImageFilter, ImageOps
+from PIL import Image, ImageFilter
 
 from consentflow.faces.engine import box_iou
+from consentflow.photos.imaging import load_upright, to_rgb
 
 Decision = Literal["show", "blur_no_consent", "blur_unknown"]
 # How a blurred face is made irrecoverable: the standard head region, a wider
@@ -115,21 +116,6 @@ def plan_redaction(
                          redactions=tuple(f.redaction for f in hidden))
 
 
-def load_upright(source: bytes | BinaryIO | Image.Image) -> Image.Image:
-    """Decode an original and apply its EXIF orientation: face boxes refer to this image."""
-    if isinstance(source, Image.Image):
-        image = source
-    else:
-        image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
-        image.load()
-    upright = ImageOps.exif_transpose(image) or image
-    if upright.mode in ("RGBA", "LA", "PA") or (upright.mode == "P" and "transparency" in upright.info):
-        rgba = upright.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        upright = Image.alpha_composite(background, rgba)
-    return upright.convert("RGB")
-
-
 def _obliterate(image: Image.Image, region: Box, solid: bool = False) -> None:
     width = region.right - region.left
     height = region.bottom - region.top
@@ -153,7 +139,7 @@ def redact(image: Image.Image, blur: Sequence[Box],
            how: Mapping[Box, Redaction] | None = None) -> Image.Image:
     """A new RGB image with every head region in ``blur`` made irrecoverable.
 
-    ``image`` must be the upright original (see ``load_upright``); it is not
+    ``image`` must be the upright original (see ``imaging.load_upright``); it is not
     modified. ``how`` chooses a stronger redaction per box (default
     "standard"). The result is built from raw pixel bytes, so it carries no
     metadata of any kind.
@@ -183,10 +169,15 @@ class Derivative:
     image: Image.Image
 
 
-def render_derivative(original: bytes | BinaryIO | Image.Image, blur: Sequence[Box],
+def render_derivative(original: bytes | Image.Image, blur: Sequence[Box],
                       how: Mapping[Box, Redaction] | None = None) -> Derivative:
-    """Decode, blur, rebuild and encode: the file that may be published."""
-    upright = load_upright(original)
+    """Decode, blur, rebuild and encode: the file that may be published.
+
+    ``original`` is the stored file, or an image already made upright by
+    ``consentflow.photos.imaging.load_upright`` (the one loader every
+    served and published image goes through).
+    """
+    upright = load_upright(original) if isinstance(original, bytes) else to_rgb(original)
     redacted = redact(upright, blur, how)
     data = encode_jpeg(redacted)
     return Derivative(

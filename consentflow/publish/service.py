@@ -23,13 +23,13 @@ from consentflow.errors import ConsentMissing, InvalidInput, InvalidState, NotFo
 from consentflow.faces.engine import EngineSettings
 from consentflow.models import ConsentRecord, Photo, PhotoPurpose, Publication, ReferenceFace, School
 from consentflow.models.consent import CHANNELS
-from consentflow.photos.imaging import is_video_type
+from consentflow.photos.derived import check_renderable
+from consentflow.photos.imaging import is_video_type, load_upright
 from consentflow.photos.storage import Storage, content_key
 from consentflow.faces.matching import LOOSE_THRESHOLD
 from consentflow.publish.redact import (
     PlannedFace,
     Redaction,
-    load_upright,
     plan_redaction,
     render_derivative,
 )
@@ -93,9 +93,15 @@ def _channel(channel: str) -> str:
 
 
 def _refuse_video(photo: Photo) -> None:
-    """Deny by default: the derivative path only knows how to redact still images."""
+    """Deny by default: the derivative path only knows how to redact still images.
+
+    A photo of impossible dimensions (from before the upload limits) is
+    refused here too, with its reason, instead of failing in the encoder.
+    """
     if is_video_type(photo.media_type):
         raise InvalidState(VIDEO_REFUSED)
+    if photo.storage_key is not None:
+        check_renderable(photo)
 
 
 def _decisions(session: Session, photo: Photo, channel: str, on: datetime) -> list[FaceDecision]:

@@ -23,7 +23,8 @@ from consentflow.faces.engine import EngineSettings, detect_faces, encode_faces,
 from consentflow.faces.matching import LOOSE_THRESHOLD
 from consentflow.models import Face, PhotoPurpose, Publication, ReferenceFace
 from consentflow.photos.crypto import cipher_from_config
-from consentflow.publish.redact import Box, load_upright
+from consentflow.photos.imaging import load_upright
+from consentflow.publish.redact import Box
 from consentflow.publish.service import PublicationRefused, approve_purpose, publish_photo
 from consentflow.publish.verify import PhotoFace, check_derivative
 from consentflow.review.service import record_review

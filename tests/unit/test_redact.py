@@ -207,3 +207,12 @@ def test_orientation_is_applied_before_boxes() -> None:
     pixels = np.asarray(derivative.image.crop((region.left, region.top, region.right, region.bottom)),
                         dtype=np.float64)
     assert np.abs(np.diff(pixels, axis=1)).max() < 12
+
+
+def test_a_16_bit_greyscale_original_is_published_with_its_tones_not_white() -> None:
+    grey16 = (Path(__file__).resolve().parents[1] / "data" / "bad" / "grey16.png").read_bytes()
+    with Image.open(io.BytesIO(grey16)) as source:
+        expected = float((np.asarray(source, dtype=np.int64) >> 8).mean())
+    derivative = render_derivative(grey16, [])
+    published = np.asarray(Image.open(io.BytesIO(derivative.data)).convert("L"), dtype=np.float64)
+    assert abs(float(published.mean()) - expected) < 8

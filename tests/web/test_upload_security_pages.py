@@ -8,6 +8,8 @@ row with an impossible size gets a clear answer, never a 500.
 
 from __future__ import annotations
 
+import pytest
+
 import io
 
 import numpy as np
@@ -207,3 +209,20 @@ def test_a_row_with_an_impossible_size_gets_a_clear_answer_not_a_500(app, client
         assert "too large to show" in response.get_data(as_text=True), name
     assert not storage.exists(derived_key(photo.sha256, THUMB_SIDE))
     assert not storage.exists(derived_key(photo.sha256, DISPLAY_SIDE))
+
+
+def test_an_impossible_size_cannot_be_approved_or_published_either(app, client, auth, db_session):
+    from consentflow.audit.service import Actor
+    from consentflow.errors import InvalidState
+    from consentflow.publish.service import approve_purpose
+
+    [photo] = _pr_photo(client, auth, db_session, [("ok.jpg", face_bytes("obama2.jpg"))])
+    storage = storage_from_config(app.config)
+    photo.storage_key = storage.put((BAD / "strip_1x79m.png").read_bytes())
+    photo.media_type, photo.width, photo.height = "image/png", 1, 79_000_000
+    photo.state = "needs_review"
+    db_session.commit()
+    with pytest.raises(InvalidState, match="too large to show"):
+        approve_purpose(db_session, actor=Actor.system("test"), school_id=photo.school_id,
+                        photo_id=photo.id, channel="website", expected_version=None,
+                        now=photo.uploaded_at)
