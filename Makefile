@@ -63,6 +63,11 @@ test: install system-deps
 test-pg:
 	TEST_DATABASE_URL=$(PG_TEST_URL) $(MAKE) test
 
+# A wheel for deployment (templates, static files, migrations and the compiled
+# catalogue inside); see "Deployment at scale" in the README.
+wheel: install
+	$(UV) build --wheel --out-dir dist
+
 bench: install
 	$(UV) run --frozen python bench/recall.py
 	$(UV) run --frozen python bench/encode.py
@@ -79,4 +84,4 @@ translations:
 	$(UV) run --frozen pybabel update -i consentflow/translations/messages.pot -d consentflow/translations
 	$(UV) run --frozen pybabel compile -d consentflow/translations
 
-.PHONY: help uv install system-deps run serve test test-pg bench screenshots translations
+.PHONY: help uv install system-deps run serve test wheel test-pg bench screenshots translations

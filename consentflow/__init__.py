@@ -12,20 +12,23 @@ from consentflow.config import load_config
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the app. Never touches the schema: migrations do that."""
-    project_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    package_dir = os.path.dirname(os.path.abspath(__file__))
+    source_root = os.path.dirname(package_dir)
     # Decided before Flask is built: instance/config.py is read relative to
     # it, so an override set afterwards would still read the default folder.
+    # A source checkout keeps its instance/ beside the code; an installed
+    # wheel uses Flask's default (<prefix>/var/consentflow-instance).
+    in_checkout = os.path.exists(os.path.join(source_root, "pyproject.toml"))
     instance_path = (
         (overrides or {}).get("INSTANCE_PATH")
         or os.environ.get("CONSENTFLOW_INSTANCE_PATH")
-        or os.path.join(project_root, "instance")
+        or (os.path.join(source_root, "instance") if in_checkout else None)
     )
+    # Templates, static files, migrations and translations live in the package.
     app = Flask(
         __name__,
-        instance_path=os.path.abspath(instance_path),
+        instance_path=os.path.abspath(instance_path) if instance_path else None,
         instance_relative_config=True,
-        template_folder=os.path.join(project_root, "templates"),
-        static_folder=os.path.join(project_root, "consentflow", "static"),
     )
     os.makedirs(app.instance_path, exist_ok=True)
     load_config(app, overrides)

@@ -41,7 +41,8 @@ def init_database(app: Flask) -> None:
 def _migrations_dir() -> str:
     import os
 
-    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
+    # Inside the package, so a deployment from the wheel can upgrade its database.
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 
 
 def init_auth(app: Flask) -> None:
