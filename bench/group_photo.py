@@ -162,8 +162,8 @@ def main() -> None:
         f"{_recall(sample, [(b.left, b.top, b.right, b.bottom) for b in boxes])}"
     )
     print(
-        f"detection (prepare + detect) / full decode: {detect_wall / decode[0]:.1f}x "
-        f"(target <= 10x)"
+        f"detection (prepare + detect) / full decode: {detect_wall / decode[0]:.1f}x wall, "
+        f"{(detect[1] + prepare[1]) / max(decode[1], 1e-9):.1f}x CPU (target <= 10x)"
     )
     print(f"ms per face encoded: {encode[0] * 1000 / max(1, len(boxes)):.1f}")
     if args.no_baseline:
