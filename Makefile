@@ -42,15 +42,21 @@ instance/config.py:
 run: install instance/config.py
 	$(FLASK) init
 	$(FLASK) demo load
-	@echo "Starting worker ($(WORKERS) processes) and web app on http://$(HOST):$(PORT)"
-	@set -m; $(FLASK) worker --workers $(WORKERS) & WORKER=$$!; \
-		trap "kill -- -$$WORKER 2>/dev/null" EXIT INT TERM; \
-		$(FLASK) run --host $(HOST) --port $(PORT)
+	@$(MAKE) --no-print-directory serve
 
+# The web app and the worker under one process runner (Procfile): Ctrl-C or a
+# service manager's SIGTERM to make stops both, with all their processes.
+serve:
+	@echo "Starting the web app on http://$(HOST):$(PORT) and a worker ($(WORKERS) processes)"
+	HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) exec .venv/bin/honcho -f Procfile start
+
+# Each run names its database: SQLite (the embedded default every new user
+# starts on) always, then PostgreSQL when TEST_DATABASE_URL points at one.
 test: install system-deps
-	$(UV) run --frozen pytest -q
-	@if [ -n "$$TEST_DATABASE_URL" ]; then \
-		echo "== again on PostgreSQL ($$TEST_DATABASE_URL)"; \
+	@echo "== test run 1: SQLite (embedded default)"
+	TEST_DATABASE_URL=sqlite $(UV) run --frozen pytest -q
+	@if [ -n "$$TEST_DATABASE_URL" ] && [ "$$TEST_DATABASE_URL" != sqlite ]; then \
+		echo "== test run 2: PostgreSQL ($$TEST_DATABASE_URL)"; \
 		$(UV) run --frozen pytest -q; \
 	fi
 
@@ -66,11 +72,11 @@ bench: install
 
 # Refresh the README screenshots from the browser tests (Dutch UI, real flow).
 screenshots: install system-deps
-	CONSENTFLOW_SCREENSHOTS=1 $(UV) run --frozen pytest -q -m e2e
+	CF_TEST_SCREENSHOTS=1 $(UV) run --frozen pytest -q -m e2e
 
 translations:
 	$(UV) run --frozen pybabel extract -F babel.cfg -k _l -k lazy_gettext -o consentflow/translations/messages.pot .
 	$(UV) run --frozen pybabel update -i consentflow/translations/messages.pot -d consentflow/translations
 	$(UV) run --frozen pybabel compile -d consentflow/translations
 
-.PHONY: help uv install system-deps run test test-pg bench screenshots translations
+.PHONY: help uv install system-deps run serve test test-pg bench screenshots translations

@@ -12,17 +12,21 @@ from consentflow.config import load_config
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the app. Never touches the schema: migrations do that."""
-    instance_path = os.environ.get("CONSENTFLOW_INSTANCE_PATH") or None
     project_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # Decided before Flask is built: instance/config.py is read relative to
+    # it, so an override set afterwards would still read the default folder.
+    instance_path = (
+        (overrides or {}).get("INSTANCE_PATH")
+        or os.environ.get("CONSENTFLOW_INSTANCE_PATH")
+        or os.path.join(project_root, "instance")
+    )
     app = Flask(
         __name__,
-        instance_path=instance_path or os.path.join(project_root, "instance"),
+        instance_path=os.path.abspath(instance_path),
         instance_relative_config=True,
         template_folder=os.path.join(project_root, "templates"),
         static_folder=os.path.join(project_root, "consentflow", "static"),
     )
-    if overrides and "INSTANCE_PATH" in overrides:
-        app.instance_path = overrides["INSTANCE_PATH"]
     os.makedirs(app.instance_path, exist_ok=True)
     load_config(app, overrides)
 

@@ -35,7 +35,10 @@ def load_demo_consent(session: Session, school: School, actor: Actor, now: datet
     now = now or utcnow()
     today = local_date(now)
     year = ensure_school_year(session, actor=actor, school_id=school.id, on=today, now=now)
-    form = ensure_default_form(session, actor=actor, school_id=school.id, school_year_id=year.id, now=now)
+    # The demo form exists from the start of the year: records may not predate their form version.
+    form_made = min(now, datetime.combine(year.starts_on, time(9, 0), SCHOOL_TZ))
+    form = ensure_default_form(session, actor=actor, school_id=school.id, school_year_id=year.id,
+                               now=form_made)
     # Signed two weeks into the year (or yesterday, early in the year).
     signed_on = min(year.starts_on + timedelta(days=14), today - timedelta(days=1))
     signed_at = min(datetime.combine(signed_on, time(12, 0), SCHOOL_TZ), now)

@@ -45,23 +45,14 @@ def _migrations_dir() -> str:
 
 
 def init_auth(app: Flask) -> None:
-    from consentflow.models import User
-
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"
     login_manager.login_message_category = "info"
 
-    @login_manager.user_loader
-    def load_user(identity: str) -> User | None:
-        user_id, _, token = identity.partition(":")
-        if not user_id.isdigit():
-            return None
-        user = db.session.get(User, int(user_id))
-        # The token changes with the password, which ends older sessions.
-        if user is None or not token or user.session_token != token or not user.active:
-            return None
-        return user
+    from consentflow.auth.session_guard import install_session_guard
+
+    install_session_guard(app)
 
     csrf.init_app(app)
 

@@ -13,6 +13,12 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import to_user_timezone
 
 CHANNEL_LABELS = {
+    "role": {
+        "admin": _l("Administrator"),
+        "pr": _l("PR and communication"),
+        "teacher": _l("Teacher"),
+        "privacy": _l("Privacy officer"),
+    },
     "website": _l("School website"),
     "social_media": _l("School social media accounts"),
     "newsletter": _l("Newsletter"),
@@ -48,6 +54,7 @@ LABELS = {
         "created": _l("created"),
         "updated": _l("updated"),
         "unchanged": _l("unchanged"),
+        "conflict": _l("conflict: check by hand"),
         "rejected": _l("rejected"),
         "left": _l("marked as left"),
     },
@@ -59,7 +66,7 @@ TONES = {
                     "rejected": "bad", "failed": "bad", "withdrawn": "bad"},
     "purpose_status": {"approved": "ok", "blocked": "bad"},
     "link_state": {"active": "ok", "revoked": "bad", "closed": "bad", "expired": "bad"},
-    "import_status": {"created": "ok", "updated": "ok", "rejected": "bad", "left": "warn"},
+    "import_status": {"created": "ok", "updated": "ok", "conflict": "warn", "rejected": "bad", "left": "warn"},
 }
 
 

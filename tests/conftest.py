@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import os
 import re
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,11 +43,44 @@ def _server_database(base_url: str) -> Iterator[str]:
         admin.dispose()
 
 
+def database_kind() -> str:
+    """The database this run tests: TEST_DATABASE_URL names it ("sqlite" or a PostgreSQL URL)."""
+    base = os.environ.get("TEST_DATABASE_URL", "sqlite")
+    if base.startswith("postgresql"):
+        return "postgresql"
+    if base.startswith("sqlite"):
+        return "sqlite"
+    raise pytest.UsageError(f"TEST_DATABASE_URL must be 'sqlite' or a postgresql URL, not {base!r}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The suite never reads the developer's instance/ folder or their
+    # CONSENTFLOW_* settings: every app it builds gets its own instance path.
+    for key in [k for k in os.environ if k.startswith("CONSENTFLOW_")]:
+        del os.environ[key]
+    os.environ["CONSENTFLOW_INSTANCE_PATH"] = tempfile.mkdtemp(prefix="consentflow-test-instance-")
+    database_kind()
+
+
+def _database_label() -> str:
+    if database_kind() == "postgresql":
+        url = make_url(os.environ["TEST_DATABASE_URL"])
+        return f"PostgreSQL ({url.host}:{url.port or 5432}, a throwaway database per run)"
+    return "SQLite (the embedded default, a file per run)"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"database under test: {_database_label()}"
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    terminalreporter.write_line(f"database under test: {_database_label()}")
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    base = os.environ.get("TEST_DATABASE_URL")
-    if base and base.startswith("postgresql"):
-        yield from _server_database(base)
+    if database_kind() == "postgresql":
+        yield from _server_database(os.environ["TEST_DATABASE_URL"])
     else:
         path = tmp_path_factory.mktemp("db") / "test.db"
         yield f"sqlite:///{path}"
@@ -117,14 +151,17 @@ def _empty_tables(app: Flask) -> None:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
             else:
-                # consent_record refuses DELETE by trigger; tests drop it around the wipe.
-                conn.execute(text("DROP TRIGGER IF EXISTS consent_record_no_delete"))
+                # Append-only tables refuse DELETE by trigger. The triggers the
+                # migrations created are set aside and restored from their own
+                # stored SQL, so a migration that lacks one is not papered over.
+                triggers = conn.execute(text(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")).all()
+                for name, _sql in triggers:
+                    conn.execute(text(f'DROP TRIGGER "{name}"'))
                 for table in tables:
                     conn.execute(text(f'DELETE FROM "{table}"'))
-                conn.execute(text(
-                    "CREATE TRIGGER consent_record_no_delete BEFORE DELETE ON consent_record "
-                    "BEGIN SELECT RAISE(ABORT, 'consent records are immutable; record a "
-                    "superseding record instead'); END"))
+                for _name, sql in triggers:
+                    conn.execute(text(sql))
         db.engine.dispose()
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_admin import AdminIndexView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_login import current_user
 
 from consentflow.audit.service import record_event
 from consentflow.auth.access import current_actor, has_role, require_school
+from consentflow.errors import DomainError
 from consentflow.extensions import db
 
 
@@ -85,6 +86,13 @@ class SchoolScopedView(ModelView):
 
     def subject_ids(self, model: Any) -> list[int]:
         return []
+
+    def handle_view_exception(self, exc: Exception) -> bool:
+        # A refused business rule is a message on the form, never a 500.
+        if isinstance(exc, DomainError):
+            flash(exc.message, "error")
+            return True
+        return bool(super().handle_view_exception(exc))
 
 
 class ReadOnlyScopedView(SchoolScopedView):

@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
-from flask import abort
+from flask import abort, url_for
+from flask_babel import gettext as _
 from flask_admin.contrib.sqla import ModelView
 from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import inspect, select
-from wtforms import PasswordField, SelectMultipleField
-from wtforms.validators import Optional as OptionalValidator
 
 from consentflow.admin.base import ReadOnlyScopedView, SchoolScopedView
+from consentflow.admin.users import UserView  # noqa: F401  (re-exported for setup and tests)
+from consentflow.audit.chain import ALTERED, ERASED, personal_display
 from consentflow.audit.service import record_event
 from consentflow.auth.access import current_actor, has_role, require_school, schools_of
-from consentflow.auth.passwords import hash_password
-from consentflow.auth.service import check_password_strength, grant_role, normalise_email, set_password
-from consentflow.errors import InvalidInput
 from consentflow.events import PersonLeft, emit
 from consentflow.extensions import db
-from consentflow.models import Guardian, Membership, Person, School, SchoolYear, User, utcnow
-from consentflow.models.user import ROLES
+from consentflow.errors import InvalidState
+from consentflow.models import ConsentForm, Guardian, Person, School, SchoolYear, utcnow
+from consentflow.models.consent import form_is_signed
 
 
 def _of_school(model: Any, order: Any) -> list[Any]:
@@ -74,86 +72,6 @@ class SchoolView(ModelView):
                               "block_face_share": model.block_face_share})
 
 
-class UserView(ModelView):
-    """Accounts with a role in the current school; passwords are only ever hashed."""
-
-    can_delete = False
-    column_list = ("name", "email", "active", "last_login_at")
-    column_searchable_list = ("name", "email")
-    form_columns = ("name", "email", "active", "new_password", "roles")
-    form_extra_fields = {
-        "new_password": PasswordField("New password", validators=[OptionalValidator()]),
-        "roles": SelectMultipleField("Roles in this school", choices=[(r, r) for r in ROLES]),
-    }
-
-    def is_accessible(self) -> bool:
-        return bool(current_user.is_authenticated and has_role("admin"))
-
-    def inaccessible_callback(self, name: str, **kwargs: Any) -> Any:
-        abort(403)
-
-    def _scope(self, query: Any) -> Any:
-        school = require_school()
-        ids = select(Membership.user_id).where(Membership.school_id == school.id)
-        return query.filter(User.id.in_(ids))
-
-    def get_query(self) -> Any:
-        return self._scope(super().get_query())
-
-    def get_count_query(self) -> Any:
-        return self._scope(super().get_count_query())
-
-    def get_one(self, id: Any) -> Any:
-        obj = super().get_one(id)
-        school = require_school()
-        if obj is None or not any(m.school_id == school.id for m in obj.memberships):
-            abort(404)
-        return obj
-
-    def on_form_prefill(self, form: Any, id: Any) -> None:
-        school = require_school()
-        user = self.get_one(id)
-        form.roles.data = [m.role for m in user.memberships if m.school_id == school.id]
-
-    def on_model_change(self, form: Any, model: User, is_created: bool) -> None:
-        school = require_school()
-        model.email = normalise_email(model.email)
-        password = form.new_password.data
-        if is_created and not password:
-            raise InvalidInput("A new account needs a password.")
-        if is_created:
-            check_password_strength(password)
-            model.password_hash = hash_password(password)
-            model.session_token = secrets.token_hex(16)
-            db.session.add(model)
-            db.session.flush()
-        elif password:
-            # Ends the user's sessions and API tokens, audited.
-            set_password(db.session, actor=current_actor(), user=model, password=password)
-        wanted = set(form.roles.data or [])
-        for membership in list(model.memberships):
-            if membership.school_id == school.id and membership.role not in wanted:
-                model.memberships.remove(membership)
-        for role in wanted:
-            grant_role(db.session, actor=current_actor(), user=model, school=school, role=role)
-        if is_created and not wanted:
-            raise InvalidInput("Give the new account at least one role in this school.")
-        record_event(
-            db.session, actor=current_actor(), school_id=school.id,
-            action="user.create" if is_created else "user.update", object_type="user",
-            object_id=model.id, details={"roles": sorted(wanted), "password_changed": bool(password)},
-            personal={"email": model.email, "name": model.name},
-        )
-
-    def handle_view_exception(self, exc: Exception) -> bool:
-        if isinstance(exc, InvalidInput):
-            from flask import flash
-
-            flash(exc.message, "error")
-            return True
-        return bool(super().handle_view_exception(exc))
-
-
 class PersonView(SchoolScopedView):
     audit_type = "person"
     column_list = ("external_id", "first_name", "last_name", "kind", "group_name",
@@ -192,11 +110,26 @@ class GuardianView(SchoolScopedView):
 
 
 class ConsentFormView(SchoolScopedView):
+    """Form versions; one that families have signed is frozen (a change is a new version)."""
+
     audit_type = "consent_form"
     can_delete = False
     column_list = ("title", "version", "school_year", "created_at")
     form_columns = ("school_year", "version", "title", "wording")
     form_args = {"school_year": {"query_factory": lambda: _of_school(SchoolYear, SchoolYear.starts_on)}}
+    edit_template = "admin/consentform_edit.html"
+
+    def is_signed(self, model: ConsentForm) -> bool:
+        return form_is_signed(db.session.connection(), model.id)
+
+    def new_version_url(self, model: ConsentForm) -> str:
+        return url_for("consent.new_form", **{"from": model.id})
+
+    def on_model_change(self, form: Any, model: Any, is_created: bool) -> None:
+        if not is_created and self.is_signed(model):
+            raise InvalidState(_("Families have signed this version, so its wording cannot change. "
+                                 "Make a new version from it instead."))
+        super().on_model_change(form, model, is_created)
 
 
 def _decisions_formatter(view: Any, context: Any, model: Any, name: str) -> Markup:
@@ -214,8 +147,18 @@ class ConsentRecordView(ReadOnlyScopedView):
     column_default_sort = ("id", True)
 
 
+def _personal_formatter(view: Any, context: Any, model: Any, name: str) -> Markup:
+    """Only values whose commitment verifies are shown; erased or altered ones say so."""
+    words = {ERASED: _("[erased]"), ALTERED: _("[altered: does not verify]")}
+    shown = personal_display(model.personal or {})
+    return Markup("<br>").join(Markup("{}: {}").format(k, words.get(v, v)) for k, v in shown.items())
+
+
 class AuditEventView(ReadOnlyScopedView):
     column_list = ("id", "at", "actor_label", "action", "object_type", "object_id", "hash")
+    column_details_list = ("id", "at", "actor_label", "actor_id", "action", "object_type", "object_id",
+                           "details", "personal", "subject_ids", "prev_hash", "hash", "hash_version")
+    column_formatters_detail = {"personal": _personal_formatter}
     column_filters = ("action", "object_type", "actor_label")
     column_default_sort = ("id", True)
     can_view_details = True

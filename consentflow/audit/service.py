@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -18,7 +19,9 @@ from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from consentflow.audit.chain import (
+    CURRENT_HASH_VERSION,
     GENESIS,
+    HASH_VERSIONS,
     EventFields,
     commit_value,
     erase_value,
@@ -84,6 +87,8 @@ def record_event(
     session.flush()
     prev = _pending_head(session) or _last_hash(session)
     fields = EventFields(
+        id=None,
+        hash_version=CURRENT_HASH_VERSION,
         at=(now or utcnow()).astimezone(timezone.utc),
         school_id=school_id,
         actor_id=actor.id,
@@ -108,9 +113,14 @@ def record_event(
         personal=fields.personal,
         subject_ids=fields.subject_ids,
         prev_hash=prev,
-        hash=event_hash(fields),
+        hash_version=fields.hash_version,
+        # Rule 2 seals the id, known only after the insert: a unique placeholder
+        # holds the column until then, inside this same transaction.
+        hash="pending-" + secrets.token_hex(28),
     )
     session.add(ev)
+    session.flush()
+    ev.hash = event_hash(_fields_of(ev))
     session.flush()
     session.info[HEAD_INFO_KEY] = (ev.id, ev.hash)
     return ev
@@ -123,6 +133,8 @@ def _pending_head(session: Session) -> str | None:
 
 def _fields_of(ev: AuditEvent) -> EventFields:
     return EventFields(
+        id=ev.id,
+        hash_version=ev.hash_version,
         at=ev.at,
         school_id=ev.school_id,
         actor_id=ev.actor_id,
@@ -150,6 +162,7 @@ def verify_chain(session: Session, head_file: str | None = None) -> VerifyResult
     """Walk the chain in order; name the first event that does not verify."""
     prev = GENESIS
     count = 0
+    newest_rule = 1
     by_id: dict[int, str] = {}
     stmt = select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000)
     # Streamed with a server-side cursor on PostgreSQL: close it on early return.
@@ -158,6 +171,10 @@ def verify_chain(session: Session, head_file: str | None = None) -> VerifyResult
             count += 1
             if ev.prev_hash != prev:
                 return VerifyResult(False, count, ev.id, "previous-hash link broken")
+            # Rules only move forward: an older rule after a newer one is a downgrade.
+            if ev.hash_version not in HASH_VERSIONS or ev.hash_version < newest_rule:
+                return VerifyResult(False, count, ev.id, "hash rule was altered")
+            newest_rule = ev.hash_version
             problem = personal_problem(ev.personal or {})
             if problem:
                 return VerifyResult(False, count, ev.id, f"personal value '{problem}' was altered")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consentflow.audit.service import Actor, record_event
+from consentflow.auth.sessions import revoke_all_sessions
+from consentflow.auth.throttle import ThrottlePolicy, check_throttle, is_known_device, lock_account
 from consentflow.auth.passwords import hash_password, needs_rehash, verify_password
 from consentflow.errors import Forbidden, InvalidInput
 from consentflow.models import ApiToken, LoginAttempt, Membership, School, User, utcnow
@@ -19,18 +20,8 @@ from consentflow.models.user import ROLES
 MIN_PASSWORD_LENGTH = 10
 
 
-class LoginThrottled(Forbidden):
-    """Too many failed attempts; try again later."""
-
-
 class LoginFailed(Forbidden):
     """Unknown e-mail address or wrong password."""
-
-
-@dataclass(frozen=True)
-class ThrottlePolicy:
-    max_failures: int = 5
-    window: timedelta = timedelta(minutes=15)
 
 
 def normalise_email(email: str) -> str:
@@ -44,28 +35,21 @@ def authenticate(
     remote_addr: str,
     now: datetime,
     policy: ThrottlePolicy,
+    device: str | None = None,
 ) -> User:
-    """Check a password, refusing after too many recent failures per account or address."""
+    """Check a password, after the throttle (see auth.throttle) lets this client try this account."""
     email = normalise_email(email)
-    since = now - policy.window
-    failures_for_email = session.scalar(
-        select(func.count()).select_from(LoginAttempt).where(
-            LoginAttempt.email == email, LoginAttempt.success.is_(False), LoginAttempt.at >= since
-        )
-    ) or 0
-    failures_for_addr = session.scalar(
-        select(func.count()).select_from(LoginAttempt).where(
-            LoginAttempt.remote_addr == remote_addr,
-            LoginAttempt.success.is_(False),
-            LoginAttempt.at >= since,
-        )
-    ) or 0
-    if failures_for_email >= policy.max_failures or failures_for_addr >= policy.max_failures * 4:
-        raise LoginThrottled()
+    lock_account(session, email)
+    known = device if is_known_device(session, email, device, now, policy) else None
+    check_throttle(session, email=email, remote_addr=remote_addr, known_device=known, now=now,
+                   policy=policy)
     user = session.scalar(select(User).where(User.email == email))
     ok = verify_password(user.password_hash if user else None, password)
-    session.add(LoginAttempt(email=email, remote_addr=remote_addr, success=ok, at=now))
-    if not ok or user is None or not user.active:
+    active = ok and user is not None and user.active
+    # A success remembers the device; a failure is charged to the device only if it was known.
+    session.add(LoginAttempt(email=email, remote_addr=remote_addr, success=active, at=now,
+                             device=device if active else known))
+    if not active:
         record_event(
             session, actor=Actor.system("login"), action="auth.login_failed",
             object_type="user", object_id=user.id if user else None,
@@ -152,5 +136,7 @@ def set_password(session: Session, *, actor: Actor, user: User, password: str,
     ):
         token.revoked_at = now
         revoked += 1
+    ended = revoke_all_sessions(session, user.id, now)
     record_event(session, actor=actor, action="user.set_password", object_type="user",
-                 object_id=user.id, details={"api_tokens_revoked": revoked}, now=now)
+                 object_id=user.id, details={"api_tokens_revoked": revoked, "sessions_ended": ended},
+                 now=now)

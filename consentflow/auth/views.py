@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+import math
+import re
+import secrets
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from consentflow.audit.service import record_event
-from consentflow.auth.access import SCHOOL_SESSION_KEY, current_actor, schools_of
+from consentflow.auth.access import SCHOOL_SESSION_KEY, current_actor, require_role, schools_of
+from consentflow.auth.session_guard import SESSION_TOKEN_KEY, current_session_row
+from consentflow.auth.sessions import active_sessions, end_own_session, log_out, start_session
+from consentflow.errors import NotFound
+from consentflow.labels import local_dt
 from consentflow.auth.forms import LoginForm
-from consentflow.auth.service import LoginFailed, LoginThrottled, ThrottlePolicy, authenticate
+from consentflow.auth.service import LoginFailed, authenticate
+from consentflow.auth.throttle import LoginThrottled, ThrottlePolicy
 from consentflow.extensions import db
 from consentflow.models import utcnow
 
 bp = Blueprint("auth", __name__)
+
+# A random id that lets a browser which signed in before skip other people's failures.
+DEVICE_COOKIE = "cf_device"
+DEVICE_COOKIE_MAX_AGE = 180 * 24 * 3600
+DEVICE_ID_RE = re.compile(r"[A-Za-z0-9_-]{16,32}")
 
 
 def _safe_next(target: str | None) -> str:
@@ -27,27 +39,58 @@ def _safe_next(target: str | None) -> str:
     return url_for("home.index")
 
 
+def _device_id() -> str | None:
+    """This browser's known-device id (see auth.throttle), if it has a well-formed one."""
+    value = request.cookies.get(DEVICE_COOKIE, "")
+    return value if DEVICE_ID_RE.fullmatch(value) else None
+
+
+def _set_device_cookie(response: Any, device: str) -> None:
+    response.set_cookie(
+        DEVICE_COOKIE, device, max_age=DEVICE_COOKIE_MAX_AGE, httponly=True, samesite="Lax",
+        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+    )
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     form = LoginForm()
     if form.validate_on_submit():
+        max_failures = current_app.config["LOGIN_MAX_FAILURES"]
         policy = ThrottlePolicy(
-            max_failures=current_app.config["LOGIN_MAX_FAILURES"],
+            max_failures=max_failures,
             window=timedelta(seconds=current_app.config["LOGIN_WINDOW_SECONDS"]),
+            address_max_failures=4 * max_failures,
+            account_max_failures=4 * max_failures,
         )
+        # A browser without a device id gets one; it becomes "known" only by signing in.
+        device = _device_id()
+        new_device = device is None
+        if device is None:
+            device = secrets.token_urlsafe(16)
         try:
             user = authenticate(
                 db.session, form.email.data or "", form.password.data or "",
-                request.remote_addr or "-", utcnow(), policy,
+                request.remote_addr or "-", utcnow(), policy, device=device,
             )
-        except LoginThrottled:
+        except LoginThrottled as err:
             db.session.rollback()
-            flash(_("Too many failed attempts. Wait a quarter of an hour and try again."), "error")
-            return render_template("auth/login.html", form=form), 429
+            minutes = max(1, math.ceil(err.retry_after.total_seconds() / 60))
+            flash(_("Too many failed attempts. Try again in %(minutes)d minute(s).", minutes=minutes),
+                  "error")
+            response = current_app.make_response((render_template("auth/login.html", form=form), 429))
+            response.headers["Retry-After"] = str(math.ceil(err.retry_after.total_seconds()))
+            return response
         except LoginFailed:
             db.session.commit()  # keep the failed attempt: it feeds the throttle
             flash(_("Unknown e-mail address or wrong password."), "error")
             return render_template("auth/login.html", form=form), 401
+        schools = schools_of(user)
+        _row, raw_token = start_session(
+            db.session, user=user, school_id=schools[0].id if schools else None,
+            user_agent=request.user_agent.string or "", remote_addr=request.remote_addr or "-",
+            now=utcnow(),
+        )
         db.session.commit()
         # A fresh session at login: nothing from before authentication survives.
         next_url = _safe_next(request.args.get("next"))
@@ -55,16 +98,20 @@ def login() -> Any:
         session.clear()
         if lang:
             session["lang"] = lang
+        session[SESSION_TOKEN_KEY] = raw_token
         login_user(user, remember=False)
-        return redirect(next_url)
+        response = redirect(next_url)
+        if new_device:
+            _set_device_cookie(response, device)
+        return response
     return render_template("auth/login.html", form=form)
 
 
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout() -> Any:
-    record_event(db.session, actor=current_actor(), action="auth.logout", object_type="user",
-                 object_id=current_user.id)
+    log_out(db.session, actor=current_actor(), user_id=current_user.id,
+            raw_token=session.get(SESSION_TOKEN_KEY), now=utcnow())
     db.session.commit()
     logout_user()
     session.clear()
@@ -77,6 +124,10 @@ def switch_school(school_id: int) -> Any:
     if school_id not in {s.id for s in schools_of(current_user)}:
         abort(404)
     session[SCHOOL_SESSION_KEY] = school_id
+    row = current_session_row()
+    if row is not None:
+        row.school_id = school_id  # the school context shown on "my sessions"
+        db.session.commit()
     return redirect(url_for("home.index"))
 
 
@@ -86,3 +137,43 @@ def switch_language(code: str) -> Any:
         abort(404)
     session["lang"] = code
     return redirect(_safe_next(request.form.get("next")))
+
+
+ANY_ROLE = ("admin", "pr", "teacher", "privacy")
+
+
+@bp.route("/account/sessions")
+@require_role(*ANY_ROLE)
+def my_sessions() -> Any:
+    this = g.get("user_session_id")
+    rows = [
+        {
+            "id": row.id,
+            "created": local_dt(row.created_at),
+            "last_seen": local_dt(row.last_seen_at),
+            "browser": row.user_agent or _("unknown browser"),
+            "address": row.remote_addr,
+            "school": row.school.name if row.school else "",
+            "is_current": row.id == this,
+            "end_label": _("End and log out") if row.id == this else _("End this session"),
+        }
+        for row in active_sessions(db.session, current_user.id)
+    ]
+    return render_template("auth/sessions.html", sessions=rows)
+
+
+@bp.route("/account/sessions/<int:session_id>/end", methods=["POST"])
+@require_role(*ANY_ROLE)
+def end_my_session(session_id: int) -> Any:
+    try:
+        end_own_session(db.session, actor=current_actor(), user_id=current_user.id,
+                        session_id=session_id, now=utcnow())
+    except NotFound:
+        abort(404)
+    db.session.commit()
+    if session_id == g.get("user_session_id"):
+        logout_user()
+        session.clear()
+        return redirect(url_for("auth.login"))
+    flash(_("The session has been ended."), "info")
+    return redirect(url_for("auth.my_sessions"))

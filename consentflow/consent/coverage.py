@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from consentflow.consent.effective import effective_records
 from consentflow.consent.purposes import purpose_label
 from consentflow.consent.rounds import active_people
 from consentflow.consent.years import latest_form
+from consentflow.exports import csv_writer
 from consentflow.models import DEFAULT_PURPOSES, ConsentRecord, Person, SchoolYear
 
 STAFF_GROUP = "staff"
@@ -126,7 +126,7 @@ def _count(cell: Cell, total: Cell, record: ConsentRecord | None, purpose: str) 
 
 def counts_csv(cov: Coverage) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=";")
+    writer = csv_writer(out)
     writer.writerow(["class", "purpose", "consented", "refused", "missing", "people"])
     for row in cov.groups:
         for purpose, cell in zip(cov.purposes, row.cells, strict=True):
@@ -136,15 +136,10 @@ def counts_csv(cov: Coverage) -> str:
 
 def remind_csv(cov: Coverage) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=";")
+    writer = csv_writer(out)
     writer.writerow(["number", "first_name", "last_name", "class", "contact_names", "contact_emails"])
     for row in cov.remind:
         p = row.person
-        writer.writerow([_cell(p.external_id), _cell(p.first_name), _cell(p.last_name),
-                         _cell(_group_of(p)), _cell(", ".join(row.names)), _cell(", ".join(row.contacts))])
+        writer.writerow([p.external_id, p.first_name, p.last_name, _group_of(p),
+                         ", ".join(row.names), ", ".join(row.contacts)])
     return out.getvalue()
-
-
-def _cell(value: str) -> str:
-    # Spreadsheets execute cells starting with these characters as formulas.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

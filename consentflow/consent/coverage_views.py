@@ -12,6 +12,7 @@ from consentflow.auth.access import current_actor, get_owned, require_role, requ
 from consentflow.consent.coverage import compute_coverage, counts_csv, remind_csv
 from consentflow.consent.signer import local_date
 from consentflow.consent.years import school_year_on
+from consentflow.exports import attachment
 from consentflow.extensions import db
 from consentflow.models import SchoolYear, utcnow
 
@@ -60,4 +61,4 @@ def export() -> Any:
     db.session.commit()
     filename = f"coverage-{kind}-{year.label}{'-' + group if group else ''}.csv"
     return Response("\ufeff" + body, mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+                    headers={"Content-Disposition": attachment(filename)})

@@ -21,8 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from consentflow.consent.forms import PublicConsentForm
 from consentflow.consent.links import LinkRefused, resolve_link
 from consentflow.consent.purposes import group_purposes, purpose_label
-from consentflow.consent.self_service import (OverviewRefused, check_access, published_image,
-                                              view_overview)
+from consentflow.consent.self_service import (OverviewRefused, check_access, check_guardian_link,
+                                              published_image, view_overview)
 from consentflow.consent.service import latest_record_in_year
 from consentflow.consent.signer import local_date
 from consentflow.consent.submit import find_submission, submit_via_link
@@ -41,8 +41,18 @@ def _language() -> None:
         session["lang"] = lang
 
 
-def _refused(reason: str, status: int) -> Any:
-    return render_template("public/refused.html", reason=reason), status
+def _refused(reason: str, status: int, link: ConsentLink | None = None) -> Any:
+    name = link.person.first_name if link is not None else ""
+    return render_template("public/refused.html", reason=reason, name=name), status
+
+
+def _guardian_refusal(link: ConsentLink, now: datetime) -> str | None:
+    """Why this guardian's link may not show the student's choices today (None: it may)."""
+    try:
+        check_guardian_link(link, local_date(now))
+    except OverviewRefused as err:
+        return err.reason
+    return None
 
 
 def _with_link(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -87,6 +97,10 @@ def _page_values(link: ConsentLink) -> dict[str, Any]:
 @bp.route("/c/<token>", methods=["GET", "POST"])
 @_with_link
 def consent_page(token: str, link: ConsentLink, now: datetime) -> Any:
+    refusal = _guardian_refusal(link, now)
+    if refusal:
+        # Nothing of the student's choices, and no form: from 16 the student decides.
+        return _refused(refusal, 409 if request.method == "POST" else 403, link)
     form = PublicConsentForm()
     values = _page_values(link)
     errors: list[str] = []
@@ -133,6 +147,9 @@ def _submit(token: str, link: ConsentLink, form: PublicConsentForm, action: str,
 @bp.route("/c/<token>/done")
 @_with_link
 def done(token: str, link: ConsentLink, now: datetime) -> Any:
+    refusal = _guardian_refusal(link, now)
+    if refusal:
+        return _refused(refusal, 403, link)
     values = _page_values(link)
     return render_template("public/done.html", token=token, withdrawn=bool(request.args.get("withdrawn")),
                            **values)
@@ -146,7 +163,7 @@ def overview(token: str, link: ConsentLink, now: datetime) -> Any:
         data = view_overview(db.session, link=link, now=now)
     except OverviewRefused as err:
         db.session.rollback()
-        return _refused(err.reason, err.status_code)
+        return _refused(err.reason, err.status_code, link)
     db.session.commit()  # the audit event of this view
     return render_template("public/overview.html", token=token, overview=data,
                            school=db.session.get(School, link.school_id), person=link.person)
@@ -160,7 +177,7 @@ def publication_image(token: str, link: ConsentLink, now: datetime, publication_
         data = published_image(db.session, link=link, publication_id=publication_id,
                                storage=storage_from_config(current_app.config), now=now)
     except OverviewRefused as err:
-        return _refused(err.reason, err.status_code)
+        return _refused(err.reason, err.status_code, link)
     except NotFound:
         abort(404)
     response = Response(data, mimetype="image/jpeg")

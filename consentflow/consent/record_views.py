@@ -17,10 +17,11 @@ from consentflow.consent.forms import RecordForm
 from consentflow.consent.links import link_state
 from consentflow.consent.purposes import purpose_label
 from consentflow.consent.service import record_consent, record_history
-from consentflow.consent.signer import SCHOOL_TZ, local_date, signs_for_self
+from consentflow.consent.signer import SCHOOL_TZ, SigningDateInvalid, local_date, signs_for_self
 from consentflow.consent.years import latest_form, school_year_on
 from consentflow.audit.service import record_event
 from consentflow.errors import DomainError, SignerRuleViolation
+from consentflow.exports import download_name
 from consentflow.extensions import db
 from consentflow.models import ConsentForm, ConsentLink, ConsentRecord, Person, utcnow
 
@@ -56,6 +57,22 @@ def person(person_id: int) -> Any:
         "consent/person.html", subject=subject, rows=_history_rows(subject),
         links=[(lk, link_state(lk, now).label) for lk in links], self_signer=self_signer,
         signer_rule=signer_rule)
+
+
+def _signing_date_message(err: SigningDateInvalid, consent_form: ConsentForm) -> str:
+    year = consent_form.school_year
+    if err.reason == "future":
+        return _("The signing date %(date)s lies in the future. Enter the date on the signed form.",
+                 date=err.signed_on.isoformat())
+    if err.reason == "outside_year":
+        return _("This form belongs to school year %(year)s (%(start)s to %(end)s); a form signed on "
+                 "%(date)s does not count for it. Enter the date on the signed form, or choose the form "
+                 "of the school year in which it was signed.", year=year.label,
+                 start=year.starts_on.isoformat(), end=year.ends_on.isoformat(),
+                 date=err.signed_on.isoformat())
+    return _("Version %(version)s of this form exists since %(since)s, so it cannot have been signed on "
+             "%(date)s. Choose the version that was signed.", version=consent_form.version,
+             since=err.first.isoformat(), date=err.signed_on.isoformat())
 
 
 def _form_for(subject: Person, consent_form: ConsentForm) -> RecordForm:
@@ -98,7 +115,8 @@ def record(person_id: int) -> Any:
         # Noon, school time: the signing date is what the signer rule looks at.
         signed_at = datetime.combine(form.signed_on.data, time(12, 0), SCHOOL_TZ)
         now = utcnow()
-        signed_at = min(signed_at, now)
+        if form.signed_on.data == local_date(now):
+            signed_at = min(signed_at, now)  # signed this morning; a later date stays refused
         decisions = {p: bool(getattr(form, f"p__{p}").data) for p in consent_form.purposes}
         try:
             rec = record_consent(
@@ -111,6 +129,9 @@ def record(person_id: int) -> Any:
                 storage_dir=current_app.config["STORAGE_DIR"], now=now,
                 evidence_note=form.note.data or None)
             db.session.commit()
+        except SigningDateInvalid as err:
+            db.session.rollback()
+            form.signed_on.errors = [*form.signed_on.errors, _signing_date_message(err, consent_form)]
         except DomainError as err:
             db.session.rollback()
             form.signer.errors = [*form.signer.errors, err.message]
@@ -137,5 +158,5 @@ def evidence(record_id: int) -> Any:
     record_event(db.session, actor=current_actor(), school_id=rec.school_id, action="consent.evidence_view",
                  object_type="consent_record", object_id=rec.id, subject_ids=[rec.person_id])
     db.session.commit()
-    return send_file(path, as_attachment=True, download_name=f"consent-{rec.id}-evidence"
-                     + path[path.rfind("."):], max_age=0)
+    return send_file(path, as_attachment=True, download_name=download_name(
+        f"consent-{rec.id}-evidence" + path[path.rfind("."):]), max_age=0)

@@ -9,7 +9,9 @@ the publication records), never the original.
 Who may look is the signer rule applied to reading: a guardian's link shows
 the child's data while the child is under 16 and the guardian is still
 linked to the child; from 16 the student's own link does (staff: always
-their own link). A guardian's link of a student who turned 16 is refused.
+their own link). A guardian's link of a student who turned 16 is refused, on
+the consent page too: from the 16th birthday it shows nothing of the
+student's choices (``check_guardian_link``).
 """
 
 from __future__ import annotations
@@ -45,19 +47,35 @@ class OverviewRefused(DomainError):
         self.reason = reason  # adult | unlinked | not_allowed
 
 
+def check_guardian_link(link: ConsentLink, today: date) -> None:
+    """From the student's 16th birthday a guardian's link shows and changes nothing of their choices.
+
+    The signer rule applied to reading: the student decides, so the student's
+    answers are theirs alone. An unknown date of birth refuses too (deny by
+    default: nobody can tell whether the student is 16).
+    """
+    if link.guardian_id is None:
+        return
+    try:
+        adult = signs_for_self(link.person, today)
+    except SignerRuleViolation:
+        raise OverviewRefused("not_allowed") from None
+    if adult:
+        raise OverviewRefused("adult")
+
+
 def check_access(link: ConsentLink, today: date) -> None:
     """Refuse a link that may not see the person's data today (see the module docstring)."""
     person = link.person
-    try:
-        adult = signs_for_self(person, today)
-    except SignerRuleViolation:
-        raise OverviewRefused("not_allowed") from None
+    check_guardian_link(link, today)
     if link.guardian_id is None:
+        try:
+            adult = signs_for_self(person, today)
+        except SignerRuleViolation:
+            raise OverviewRefused("not_allowed") from None
         if not adult:
             raise OverviewRefused("not_allowed")
         return
-    if adult:
-        raise OverviewRefused("adult")
     if link.guardian is None or person.id not in {c.id for c in link.guardian.children}:
         raise OverviewRefused("unlinked")
 

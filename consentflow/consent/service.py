@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from consentflow.audit.service import Actor, record_event
 from consentflow.consent.evidence import store_evidence
-from consentflow.consent.signer import check_signer, local_date
+from consentflow.consent.signer import check_signer, check_signing_date, local_date
 from consentflow.errors import InvalidInput, InvalidState, NotFound
 from consentflow.events import PurposesWithdrawn, emit
 from consentflow.models import ConsentForm, ConsentRecord, Guardian, Person, SchoolYear
@@ -86,13 +86,15 @@ def record_consent(
         raise InvalidInput(f"Unknown signer {signer_kind!r}.")
     if signed_at.tzinfo is None:
         raise InvalidInput("The signing time needs a time zone.")
+    signed_on = local_date(signed_at)
+    check_signing_date(signed_on, year_starts=year.starts_on, year_ends=year.ends_on,
+                       form_created=local_date(form.created_at), today=local_date(now))
     if signed_at > now + _CLOCK_SLACK:
-        raise InvalidInput("The signing date lies in the future.")
+        raise InvalidInput("The signing time lies in the future.")
     guardian = session.get(Guardian, signer_guardian_id) if signer_guardian_id else None
     if signer_kind == "guardian" and signer_guardian_id and guardian is None:
         raise NotFound("No such guardian.")
-    check_signer(person, signer_kind, guardian if signer_kind == "guardian" else None,
-                 local_date(signed_at))
+    check_signer(person, signer_kind, guardian if signer_kind == "guardian" else None, signed_on)
     if method == "paper" and not evidence:
         raise InvalidInput("A paper form is recorded with its scan as evidence: upload the signed form.")
     normalised = _normalise_decisions(form, decisions)

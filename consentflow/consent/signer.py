@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from consentflow.errors import SignerRuleViolation
+from consentflow.errors import InvalidInput, SignerRuleViolation
 from consentflow.models import Guardian, Person
 
 SELF_AGE = 16
@@ -16,6 +16,41 @@ SCHOOL_TZ = ZoneInfo("Europe/Amsterdam")
 
 def local_date(moment: datetime) -> date:
     return moment.astimezone(SCHOOL_TZ).date()
+
+
+class SigningDateInvalid(InvalidInput):
+    """The signing date cannot belong to this record's form (the view words it for the admin)."""
+
+    def __init__(self, reason: str, signed_on: date, first: date, last: date, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason  # future | outside_year | before_form
+        self.signed_on = signed_on
+        self.first = first  # the window of dates this form version can carry
+        self.last = last
+
+
+def check_signing_date(signed_on: date, *, year_starts: date, year_ends: date, form_created: date,
+                       today: date) -> None:
+    """A record is signed within its form's school year, not before that version existed, not after today.
+
+    Consent counts for the school year it was given in: a signature from an
+    earlier year (when a 17-year-old was still 15, say) cannot be filed as this
+    year's answer, and the signer rule is checked on the real signing date.
+    """
+    first, last = max(year_starts, form_created), min(year_ends, today)
+    if signed_on > today:
+        raise SigningDateInvalid("future", signed_on, first, last,
+                                 f"The signing date {signed_on.isoformat()} lies in the future.")
+    if not year_starts <= signed_on <= year_ends:
+        raise SigningDateInvalid(
+            "outside_year", signed_on, first, last,
+            f"The signing date {signed_on.isoformat()} lies outside the form's school year "
+            f"({year_starts.isoformat()} to {year_ends.isoformat()}).")
+    if signed_on < form_created:
+        raise SigningDateInvalid(
+            "before_form", signed_on, first, last,
+            f"The signing date {signed_on.isoformat()} lies before this form version existed "
+            f"({form_created.isoformat()}).")
 
 
 def age_on(date_of_birth: date, day: date) -> int:

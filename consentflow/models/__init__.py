@@ -17,12 +17,12 @@ from consentflow.models.person import Guardian, Person, person_guardian
 from consentflow.models.photo import Album, Photo, PhotoPurpose
 from consentflow.models.publication import Publication, TakedownTask
 from consentflow.models.school import Board, School
-from consentflow.models.user import LoginAttempt, Membership, User
+from consentflow.models.user import LoginAttempt, Membership, User, UserSession
 
 __all__ = [
     "Album", "ApiToken", "AuditEvent", "Base", "Board", "ConsentForm", "ConsentLink", "ConsentRecord",
     "ConsentRound", "DEFAULT_PURPOSES", "Face", "FaceReview", "Guardian", "LoginAttempt",
     "Membership", "OutboxMessage", "Person", "Photo", "PhotoPurpose", "Publication",
-    "ReferenceFace", "School", "SchoolYear", "TakedownTask", "User", "person_guardian",
+    "ReferenceFace", "School", "SchoolYear", "TakedownTask", "User", "UserSession", "person_guardian",
     "utcnow",
 ]

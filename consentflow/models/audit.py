@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consentflow.models.base import Base, utcnow
@@ -35,3 +35,6 @@ class AuditEvent(Base):
     # A unique previous hash makes a forked chain impossible.
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Which hashing rule sealed the event (audit.chain.HASH_VERSIONS); events
+    # written before revision 0005 keep rule 1, which does not cover the id.
+    hash_version: Mapped[int] = mapped_column(default=2, server_default=text("1"))

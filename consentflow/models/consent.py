@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint, event
+from sqlalchemy import (
+    CheckConstraint,
+    Connection,
+    ForeignKey,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    exists,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from consentflow.models.base import Base, utcnow
@@ -52,6 +62,22 @@ class ConsentForm(Base):
 
     def __str__(self) -> str:
         return f"{self.title} v{self.version}"
+
+
+FORM_SIGNED_MESSAGE = "this consent form version has been signed and cannot change; make a new version"
+
+
+def form_is_signed(connection: Connection, form_id: int) -> bool:
+    """A form version is frozen once any consent record refers to it."""
+    return bool(connection.scalar(select(exists().where(ConsentRecord.form_id == form_id))))
+
+
+@event.listens_for(ConsentForm, "before_update")
+@event.listens_for(ConsentForm, "before_delete")
+def _refuse_signed_change(_mapper: object, connection: Connection, target: ConsentForm) -> None:
+    # Also enforced by a database trigger (migration 0005).
+    if form_is_signed(connection, target.id):
+        raise ValueError(FORM_SIGNED_MESSAGE)
 
 
 class ConsentRecord(Base):

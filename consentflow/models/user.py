@@ -73,3 +73,26 @@ class LoginAttempt(Base):
     remote_addr: Mapped[str] = mapped_column(String(64), index=True)
     success: Mapped[bool]
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # The known-device id of the client (from its device cookie), or None for
+    # an unknown client; a known device only answers for its own failures.
+    device: Mapped[str | None] = mapped_column(String(32), index=True)
+
+
+class UserSession(Base):
+    """A signed-in browser session, checked on every request so it can be ended on the server."""
+
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # sha256 of the random token kept in the browser's session cookie.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("school.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    remote_addr: Mapped[str] = mapped_column(String(64), default="")
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+    school: Mapped[School | None] = relationship()

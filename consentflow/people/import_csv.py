@@ -2,18 +2,29 @@
 
 Pure parsing, no database: every row becomes a ``ParsedRow`` with either
 values or the reason it cannot be used, so one bad row never costs the others.
+Each physical line is read on its own, so an unterminated quote or an
+over-long field costs that line only (a roster has no multi-line values).
+Reasons are translated (``gettext``): they are shown to the school as they are.
+
+Dates: ISO (2012-04-03) and yyyymmdd are always clear; dashes and dots are read
+day first, as Dutch exports write them. A slashed date such as 03/04/2012 can
+be Dutch (3 April) or American (4 March): it is accepted only when the file
+itself shows the order, i.e. some value in that column has a number over 12 in
+the day or the month position. Birth dates in the future or before 1900 are
+typing errors and rejected.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext as _
 
 from consentflow.errors import InvalidInput
 
@@ -59,6 +70,10 @@ _DATE_PATTERNS = (
     (re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})$"), ("d", "m", "y")),
     (re.compile(r"^(\d{4})(\d{2})(\d{2})$"), ("y", "m", "d")),
 )
+_SLASHED = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+EARLIEST_BIRTH_YEAR = 1900
+_DELIMITERS = (";", ",", "\t", "|")
+_LINE_BREAK = re.compile(r"\r\n|\n|\r")
 _LIMITS = {"external_id": 64, "first_name": 120, "last_name": 160, "group_name": 40}
 
 
@@ -87,6 +102,7 @@ class ParsedRow:
     guardians: list[GuardianIn] = field(default_factory=list)
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    unreadable: bool = False  # the line itself could not be read: its number is unknown
 
 
 @dataclass
@@ -115,9 +131,46 @@ def sniff_delimiter(first_line: str) -> str:
     return best if counts[best] else ","
 
 
-def parse_date(raw: str) -> date:
-    """dd-mm-yyyy, yyyy-mm-dd (also with / or .), yyyymmdd; a time part is ignored."""
-    text = raw.strip().split(" ")[0].split("T")[0]
+class AmbiguousDate(ValueError):
+    """A slashed date whose day and month could be either way round."""
+
+
+def _date_text(raw: str) -> str:
+    return raw.strip().split(" ")[0].split("T")[0]
+
+
+def slashed_order(raws: Iterable[str]) -> str | None:
+    """"dmy" or "mdy" when some slashed value of the column shows the order; None otherwise."""
+    day_first = month_first = False
+    for raw in raws:
+        match = _SLASHED.match(_date_text(raw))
+        if match:
+            first, second = int(match.group(1)), int(match.group(2))
+            day_first = day_first or first > 12
+            month_first = month_first or second > 12
+    if day_first != month_first:
+        return "dmy" if day_first else "mdy"
+    return None  # nothing decides, or the file contradicts itself
+
+
+def parse_date(raw: str, slashed: str | None = "dmy") -> date:
+    """dd-mm-yyyy, yyyy-mm-dd (also with / or .), yyyymmdd; a time part is ignored.
+
+    ``slashed`` is the order of dd/mm/yyyy-like dates ("dmy", "mdy", or None
+    when unknown: then an ambiguous one raises AmbiguousDate).
+    """
+    text = _date_text(raw)
+    match = _SLASHED.match(text)
+    if match:
+        first, second, year = (int(g) for g in match.groups())
+        if first > 12 or second > 12 or first == second:
+            order = "dmy" if first > 12 or (first == second) else "mdy"
+        elif slashed is None:
+            raise AmbiguousDate(raw)
+        else:
+            order = slashed
+        day, month = (first, second) if order == "dmy" else (second, first)
+        return date(year, month, day)  # ValueError for 31/02
     for pattern, order in _DATE_PATTERNS:
         match = pattern.match(text)
         if match:
@@ -157,15 +210,48 @@ def _valid_email(raw: str) -> str:
     return validate_email(raw, check_deliverability=False).normalized.lower()
 
 
-def parse_roster(data: bytes, kind: str) -> ParsedFile:
+def _split(line: str, delimiter: str) -> list[str]:
+    """One physical line as CSV fields; csv.Error for an unterminated quote or an over-long field."""
+    return next(csv.reader([line], delimiter=delimiter, strict=True), [])
+
+
+_DELIMITER_NAMES = {";": "';'", ",": "','", "\t": "tab", "|": "'|'"}
+
+
+def _unreadable_reason(err: csv.Error) -> str:
+    text = str(err)
+    if "field limit" in text:
+        return _("a value on this line is longer than %(limit)s characters; the line was not read",
+                 limit=csv.field_size_limit())
+    if "end of data" in text or "expected after" in text:
+        return _("this line has a quotation mark that is not closed; the line was not read")
+    return _("this line cannot be read (%(error)s); the line was not read", error=text)
+
+
+def _other_delimiter(line: str, delimiter: str, columns: int) -> str | None:
+    """The separator a short line was written with, when another one splits it into the columns."""
+    for other in _DELIMITERS:
+        if other == delimiter or other not in line:
+            continue
+        try:
+            if len(_split(line, other)) >= min(columns, 3):
+                return other
+        except csv.Error:
+            continue
+    return None
+
+
+def parse_roster(data: bytes, kind: str, today: date | None = None) -> ParsedFile:
     """Parse an export; header problems raise InvalidInput, row problems stay on the row."""
     text, encoding = decode(data)
-    lines = text.splitlines()
+    lines = _LINE_BREAK.split(text)
     if not lines or not lines[0].strip():
         raise InvalidInput("The file is empty.")
     delimiter = sniff_delimiter(lines[0])
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    headers = next(reader)
+    try:
+        headers = _split(lines[0], delimiter)
+    except csv.Error as err:
+        raise InvalidInput(f"The header line cannot be read: {err}.") from None
     fields, guardian_cols, ignored = map_headers(headers)
     required = ["external_id", "first_name", "last_name"] + (["date_of_birth"] if kind == "student" else [])
     missing = [f for f in required if f not in fields]
@@ -176,14 +262,36 @@ def parse_roster(data: bytes, kind: str) -> ParsedFile:
         )
     mapping = {name: headers[i] for name, i in fields.items()}
     mapping.update({f"guardian{slot}.{attr}": headers[i] for i, (slot, attr) in guardian_cols.items()})
-    rows: list[ParsedRow] = []
-    for values in reader:
-        if len(rows) >= MAX_ROWS:
+    read: list[tuple[int, list[str]] | ParsedRow] = []
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        if len(read) >= MAX_ROWS:
             raise InvalidInput(f"The file has more than {MAX_ROWS} rows; split it.")
-        line = reader.line_num
+        try:
+            values = _split(line, delimiter)
+        except csv.Error as err:
+            read.append(ParsedRow(line=number, error=_unreadable_reason(err), unreadable=True))
+            continue
         if not any(v.strip() for v in values):
             continue
-        rows.append(_parse_row(line, values, fields, guardian_cols, kind))
+        # The file's separator does not occur at all: the line was written with another one.
+        other = _other_delimiter(line, delimiter, len(headers)) if len(values) == 1 < len(headers) else None
+        if other is not None:
+            row = ParsedRow(line=number, external_id=_get(_split(line, other), fields, "external_id"))
+            row.error = _("this line is separated by %(found)s, the rest of the file by %(expected)s; "
+                          "save the file again with one separator", found=_DELIMITER_NAMES[other],
+                          expected=_DELIMITER_NAMES[delimiter])
+            read.append(row)
+            continue
+        read.append((number, values))
+    table = [values for item in read if isinstance(item, tuple) for values in (item[1],)]
+    # The order of slashed dates is a property of the file (its export settings), per column.
+    orders = {name: slashed_order(_get(values, fields, name) for values in table)
+              for name in ("date_of_birth", "enrolled_on")}
+    rows = [item if isinstance(item, ParsedRow)
+            else _parse_row(item[0], item[1], fields, guardian_cols, kind, orders, today)
+            for item in read]
     return ParsedFile(rows, mapping, delimiter, encoding, bool(guardian_cols), ignored)
 
 
@@ -194,8 +302,31 @@ def _get(values: list[str], fields: dict[str, int], name: str) -> str:
     return " ".join(values[index].split())
 
 
+def _field_label(name: str) -> str:
+    labels = {"external_id": _("number"), "first_name": _("first name"), "last_name": _("last name"),
+              "group_name": _("class")}
+    return labels.get(name, name)
+
+
+def _birth_date(raw: str, order: str | None, today: date | None) -> tuple[date | None, str | None]:
+    """The date of birth, or the reason it cannot be one."""
+    try:
+        born = parse_date(raw, order)
+    except AmbiguousDate:
+        return None, _("date of birth '%(value)s' can be read as day-month or as month-day, and no other "
+                       "row shows which; write it as yyyy-mm-dd or dd-mm-yyyy", value=raw)
+    except ValueError:
+        return None, _("date of birth '%(value)s' is not a date (use dd-mm-yyyy or yyyy-mm-dd)", value=raw)
+    if today is not None and born > today:
+        return None, _("date of birth %(value)s lies in the future", value=raw)
+    if born.year < EARLIEST_BIRTH_YEAR:
+        return None, _("date of birth %(value)s lies before %(year)s", value=raw, year=EARLIEST_BIRTH_YEAR)
+    return born, None
+
+
 def _parse_row(line: int, values: list[str], fields: dict[str, int],
-               guardian_cols: dict[int, tuple[str, str]], kind: str) -> ParsedRow:
+               guardian_cols: dict[int, tuple[str, str]], kind: str,
+               orders: dict[str, str | None], today: date | None) -> ParsedRow:
     row = ParsedRow(line=line)
     row.external_id = _get(values, fields, "external_id")
     row.first_name = _get(values, fields, "first_name")
@@ -203,39 +334,37 @@ def _parse_row(line: int, values: list[str], fields: dict[str, int],
     row.last_name = f"{prefix} {_get(values, fields, 'last_name')}".strip()
     group = _get(values, fields, "group_name")
     row.group_name = group or None
-    number_label = "student number" if kind == "student" else "staff number"
     if not row.external_id:
-        row.error = f"no {number_label}"
+        row.error = _("no student number") if kind == "student" else _("no staff number")
         return row
     if not row.first_name or not _get(values, fields, "last_name"):
-        row.error = "first name or last name is empty"
+        row.error = _("first name or last name is empty")
         return row
     for name, limit in _LIMITS.items():
         if len(getattr(row, name) or "") > limit:
-            row.error = f"{name.replace('_', ' ')} is longer than {limit} characters"
+            row.error = _("%(field)s is longer than %(limit)s characters", field=_field_label(name),
+                          limit=limit)
             return row
     raw_dob = _get(values, fields, "date_of_birth")
     if raw_dob:
-        try:
-            row.date_of_birth = parse_date(raw_dob)
-        except ValueError:
-            row.error = f"date of birth '{raw_dob}' is not a date (use dd-mm-yyyy or yyyy-mm-dd)"
+        row.date_of_birth, row.error = _birth_date(raw_dob, orders.get("date_of_birth"), today)
+        if row.error:
             return row
     elif kind == "student":
-        row.error = "no date of birth (needed to know who signs the consent)"
+        row.error = _("no date of birth (needed to know who signs the consent)")
         return row
     raw_enrolled = _get(values, fields, "enrolled_on")
     if raw_enrolled:
         try:
-            row.enrolled_on = parse_date(raw_enrolled)
+            row.enrolled_on = parse_date(raw_enrolled, orders.get("enrolled_on"))
         except ValueError:
-            row.warnings.append(f"enrolment date '{raw_enrolled}' ignored: not a date")
+            row.warnings.append(_("enrolment date '%(value)s' ignored: not a clear date", value=raw_enrolled))
     raw_email = _get(values, fields, "email")
     if raw_email:
         try:
             row.email = _valid_email(raw_email)
         except EmailNotValidError:
-            row.warnings.append(f"e-mail address '{raw_email}' ignored: not valid")
+            row.warnings.append(_("e-mail address '%(value)s' ignored: not valid", value=raw_email))
     row.guardians = _guardians(values, guardian_cols, row)
     return row
 
@@ -254,7 +383,8 @@ def _guardians(values: list[str], cols: dict[int, tuple[str, str]], row: ParsedR
             try:
                 email = _valid_email(entry["email"])
             except EmailNotValidError:
-                row.warnings.append(f"guardian e-mail '{entry['email']}' ignored: not valid")
+                row.warnings.append(_("guardian e-mail '%(value)s' ignored: not valid",
+                                      value=entry["email"]))
         name = entry.get("name") or (email or "")
         if not name:
             continue

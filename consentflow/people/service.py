@@ -1,4 +1,11 @@
-"""Roster import: re-import updates, never duplicates; people missing from a full export are marked left."""
+"""Roster import: re-import updates, never duplicates; people missing from a full export are marked left.
+
+A guardian is found by e-mail address. When the address of a row's guardian
+already belongs to a guardian with another name, the import cannot tell a
+sibling's parent from a typo or a shared family address: the row is a
+``conflict`` (the person is saved, none of the row's guardians is linked) and
+the report names the existing guardian, for a person to resolve.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import select
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session, selectinload
 
 from consentflow.audit.service import Actor, record_event
@@ -22,7 +30,7 @@ class RowResult:
     line: int
     external_id: str
     name: str
-    status: str  # created | updated | unchanged | rejected | left
+    status: str  # created | updated | unchanged | conflict | rejected | left
     reason: str = ""
 
 
@@ -41,7 +49,7 @@ class ImportReport:
 
     @property
     def counts(self) -> dict[str, int]:
-        return {s: self.count(s) for s in ("created", "updated", "unchanged", "left", "rejected")}
+        return {s: self.count(s) for s in ("created", "updated", "unchanged", "conflict", "left", "rejected")}
 
 
 def import_roster(session: Session, *, actor: Actor, school_id: int, data: bytes, kind: str,
@@ -52,7 +60,7 @@ def import_roster(session: Session, *, actor: Actor, school_id: int, data: bytes
         raise InvalidInput(f"Unknown kind {kind!r}.")
     if session.get(School, school_id) is None:
         raise NotFound("No such school.")
-    parsed = parse_roster(data, kind)
+    parsed = parse_roster(data, kind, today)
     report = ImportReport(kind=kind, dry_run=dry_run, full_export=full_export,
                           mapping=parsed.mapping, ignored_headers=parsed.ignored_headers)
     existing = {p.external_id: p for p in session.scalars(
@@ -63,7 +71,8 @@ def import_roster(session: Session, *, actor: Actor, school_id: int, data: bytes
     for row in parsed.rows:
         if row.external_id and row.external_id in seen:
             report.rows.append(RowResult(row.line, row.external_id, _name(row), "rejected",
-                                         f"number {row.external_id} appears earlier on line {seen[row.external_id]}"))
+                                         _("number %(number)s appears earlier on line %(line)s",
+                                           number=row.external_id, line=seen[row.external_id])))
             continue
         if row.external_id:
             # A rejected row still proves the person is on the export: never mark them left.
@@ -74,21 +83,28 @@ def import_roster(session: Session, *, actor: Actor, school_id: int, data: bytes
         person = existing.get(row.external_id)
         if person is not None and person.kind != kind:
             report.rows.append(RowResult(row.line, row.external_id, _name(row), "rejected",
-                                         f"number {row.external_id} belongs to a {person.kind} member"
+                                         _("number %(number)s belongs to a staff member",
+                                           number=row.external_id)
                                          if person.kind == "staff" else
-                                         f"number {row.external_id} belongs to a student"))
+                                         _("number %(number)s belongs to a student",
+                                           number=row.external_id)))
             continue
         if person is not None and person.erased_at is not None:
             report.rows.append(RowResult(row.line, row.external_id, _name(row), "rejected",
-                                         "this person was erased; add them again by hand if needed"))
+                                         _("this person was erased; add them again by hand if needed")))
             continue
         result, person = _apply_row(session, actor, school_id, row, person, kind, guardians_by_email,
                                     parsed.has_guardian_columns, now)
         existing[row.external_id] = person
         report.rows.append(result)
     accepted = [r for r in report.rows if r.status != "rejected"]
+    unreadable = sum(1 for row in parsed.rows if row.unreadable)
     if full_export and not accepted:
-        report.notes.append("No usable rows: nobody was marked as left.")
+        report.notes.append(_("No usable rows: nobody was marked as left."))
+    elif full_export and unreadable:
+        # An unreadable line may be anyone's: marking people left would delete their face data.
+        report.notes.append(_("%(count)s line(s) could not be read: nobody was marked as left. Correct "
+                              "the file and import it again.", count=unreadable))
     elif full_export:
         for person in existing.values():
             if (person.kind == kind and person.left_on is None
@@ -99,7 +115,7 @@ def import_roster(session: Session, *, actor: Actor, school_id: int, data: bytes
                              details={"left_on": today.isoformat(), "source": "roster import"}, now=now)
                 emit(session, PersonLeft(school_id, person.id, today, now))
                 report.rows.append(RowResult(0, person.external_id, person.full_name, "left",
-                                             "missing from this export"))
+                                             _("missing from this export")))
     session.flush()
     record_event(session, actor=actor, school_id=school_id, action="roster.import",
                  object_type="school", object_id=school_id,
@@ -121,35 +137,78 @@ def _apply_row(session: Session, actor: Actor, school_id: int, row: ParsedRow, p
         values["email"] = row.email
     if row.enrolled_on:
         values["enrolled_on"] = row.enrolled_on
-    reason = "; ".join(row.warnings)
+    conflicts = _guardian_conflicts(row.guardians, person, guardians_by_email)
+    reason = "; ".join([*conflicts, *row.warnings])
     if person is None:
         person = Person(school_id=school_id, kind=kind, external_id=row.external_id, **values)
         session.add(person)
         session.flush()
-        _sync_guardians(session, school_id, person, row.guardians, guardians_by_email)
+        if not conflicts:
+            _sync_guardians(session, school_id, person, row.guardians, guardians_by_email)
         record_event(session, actor=actor, school_id=school_id, action="person.create",
                      object_type="person", object_id=person.id, subject_ids=[person.id],
                      details={"source": "roster import", "kind": kind,
-                              "guardians": len(row.guardians)},
+                              "guardians": len(person.guardians),
+                              "guardian_conflicts": len(conflicts)},
                      personal={"name": person.full_name}, now=now)
-        return RowResult(row.line, row.external_id, person.full_name, "created", reason), person
+        status = "conflict" if conflicts else "created"
+        return RowResult(row.line, row.external_id, person.full_name, status, reason), person
     changed = [name for name, value in values.items() if getattr(person, name) != value]
     for name in changed:
         setattr(person, name, values[name])
     if person.left_on is not None:
         person.left_on = None
         changed.append("re-enrolled")
-    if sync_guardians and row.guardians and _sync_guardians(session, school_id, person, row.guardians,
-                                                            guardians_by_email):
+    if (sync_guardians and row.guardians and not conflicts
+            and _sync_guardians(session, school_id, person, row.guardians, guardians_by_email)):
         changed.append("guardians")
+    status = "conflict" if conflicts else "updated"
     if not changed:
-        return RowResult(row.line, row.external_id, person.full_name, "unchanged", reason), person
+        return RowResult(row.line, row.external_id, person.full_name,
+                         "conflict" if conflicts else "unchanged", reason), person
     record_event(session, actor=actor, school_id=school_id, action="person.update",
                  object_type="person", object_id=person.id, subject_ids=[person.id],
-                 details={"source": "roster import", "changed": changed}, now=now)
-    detail = "changed: " + ", ".join(c.replace("_", " ") for c in changed)
-    return RowResult(row.line, row.external_id, person.full_name, "updated",
+                 details={"source": "roster import", "changed": changed,
+                          "guardian_conflicts": len(conflicts)}, now=now)
+    detail = _("changed: %(fields)s", fields=", ".join(_change_label(c) for c in changed))
+    return RowResult(row.line, row.external_id, person.full_name, status,
                      f"{detail}; {reason}" if reason else detail), person
+
+
+def _change_label(name: str) -> str:
+    labels = {"first_name": _("first name"), "last_name": _("last name"),
+              "date_of_birth": _("date of birth"), "group_name": _("class"), "email": _("e-mail address"),
+              "enrolled_on": _("enrolment date"), "re-enrolled": _("re-enrolled"),
+              "guardians": _("guardians")}
+    return labels.get(name, name)
+
+
+def _same_name(a: str, b: str) -> bool:
+    return " ".join(a.casefold().split()) == " ".join(b.casefold().split())
+
+
+def _guardian_conflicts(wanted: list[GuardianIn], person: Person | None,
+                        by_email: dict[str, Guardian]) -> list[str]:
+    """Reasons why a row's guardians cannot be linked: their e-mail is another named guardian's.
+
+    Linking would put this child in another family's account (their link would
+    show and decide this child's consent), so a person must look first.
+    """
+    linked = {g.id for g in person.guardians} if person is not None else set()
+    reasons = []
+    for entry in wanted:
+        existing = by_email.get(entry.email) if entry.email else None
+        named = entry.name != entry.email  # without a name column the name is the address
+        if existing is None or existing.id in linked or not named or _same_name(existing.name, entry.name):
+            continue
+        children = ", ".join(sorted(c.full_name for c in existing.children)) or "—"
+        reasons.append(_(
+            "guardian e-mail %(email)s already belongs to guardian %(existing)s (#%(id)s, guardian of "
+            "%(children)s), not to %(name)s: no guardian was linked. Check whether this is the same "
+            "person, correct the export or the guardian, and import again",
+            email=entry.email, existing=existing.name, id=existing.id, children=children,
+            name=entry.name))
+    return reasons
 
 
 def _sync_guardians(session: Session, school_id: int, person: Person, wanted: list[GuardianIn],
@@ -171,10 +230,10 @@ def _sync_guardians(session: Session, school_id: int, person: Person, wanted: li
             by_email[entry.email] = guardian
         chosen.append((guardian, entry.relation))
     before = {g.id for g in person.guardians}
-    after = {g.id for g, _ in chosen}
+    after = {g.id for g, _relation in chosen}
     if before == after:
         return False
-    person.guardians = [g for g, _ in dict((g.id, (g, r)) for g, r in chosen).values()]
+    person.guardians = [g for g, _relation in dict((g.id, (g, r)) for g, r in chosen).values()]
     session.flush()
     for guardian, relation in chosen:
         if relation:

@@ -25,6 +25,7 @@ from consentflow.photos import service
 from consentflow.photos.crypto import cipher_from_config
 from consentflow.photos.enrol import EnrolOutcome, enrol_portrait
 from consentflow.photos.imaging import Limits
+from consentflow.photos.rematch import requeue_photos
 from consentflow.photos.tasks import engine_settings, requeue_stale
 
 faces_cli = AppGroup("faces", help="Face engine: detection for scripting, portrait enrolment.")
@@ -148,13 +149,11 @@ def photos_reprocess(album_id: int | None, photo_id: int | None, failed_only: bo
             sys.exit(2)
         photos = service.photos_to_reprocess(db.session, album_id=album_id, photo_id=photo_id,
                                              failed_only=failed_only)
-        actor = Actor.system("cli")
-        for photo in photos:
-            service.reprocess_photo(db.session, actor, photo, now=utcnow(), reason="cli")
+        ids = requeue_photos(db.session, Actor.system("cli"), photos, now=utcnow(), reason="cli")
         db.session.commit()
-        for photo in photos:
-            enqueue("process_photo", photo.id)
-        click.echo(f"{len(photos)} photo(s) queued again.")
+        for photo_id in ids:
+            enqueue("process_photo", photo_id)
+        click.echo(f"{len(ids)} photo(s) queued again.")
     if run_now:
         done = get_queue().run_pending()
         click.echo(f"{done} job(s) run.")

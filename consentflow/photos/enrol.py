@@ -27,7 +27,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from consentflow.audit.service import Actor, record_event
-from consentflow.consent.effective import consent_map
+from consentflow.consent.effective import allows, consent_map
 from consentflow.errors import ConsentMissing, InvalidInput, InvalidState
 from consentflow.events import PersonLeft, PurposesWithdrawn, subscribe
 from consentflow.faces.engine import EngineSettings, detect_faces, encode_faces, prepare_image
@@ -56,7 +56,7 @@ def matching_allowed(session: Session, school: School, person_id: int, today: da
     if school.biometric_mode == "all":
         return True
     record = consent_map(session, [person_id], [FACE_MATCHING], today).get((person_id, FACE_MATCHING))
-    return record is not None and record.decisions.get(FACE_MATCHING) is True
+    return allows(record, FACE_MATCHING)
 
 
 def enrol_portrait(
@@ -166,9 +166,7 @@ def reference_index(session: Session, school: School, cipher: EncodingCipher,
     if school.biometric_mode == "consented" and rows:
         ids = sorted({pid for pid, _ in rows})
         records = consent_map(session, ids, [FACE_MATCHING], today)
-        allowed = {pid for pid in ids
-                   if (r := records.get((pid, FACE_MATCHING))) is not None
-                   and r.decisions.get(FACE_MATCHING) is True}
+        allowed = {pid for pid in ids if allows(records.get((pid, FACE_MATCHING)), FACE_MATCHING)}
         rows = [(pid, token) for pid, token in rows if pid in allowed]
     if len(_cache) > _CACHE_MAX:
         _cache.clear()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -239,14 +240,23 @@ class AlbumProgress:
 
 
 def album_progress(session: Session, album_id: int) -> AlbumProgress:
+    return _progress(session, Photo.album_id == album_id)
+
+
+def school_progress(session: Session, school_id: int) -> AlbumProgress:
+    """Processing progress over every album of a school (after "match again")."""
+    return _progress(session, Photo.school_id == school_id)
+
+
+def _progress(session: Session, scope: Any) -> AlbumProgress:
     counts = dict(session.execute(
-        select(Photo.state, func.count()).where(Photo.album_id == album_id).group_by(Photo.state)
+        select(Photo.state, func.count()).where(scope).group_by(Photo.state)
     ).all())
     faces = session.scalar(select(func.count(Face.id)).join(Photo, Photo.id == Face.photo_id)
-                           .where(Photo.album_id == album_id)) or 0
+                           .where(scope)) or 0
     failures = tuple(FailedPhoto(p.id, p.original_filename, p.failure_reason or "")
                      for p in session.scalars(select(Photo).where(
-                         Photo.album_id == album_id, Photo.state == "failed").order_by(Photo.id)))
+                         scope, Photo.state == "failed").order_by(Photo.id)))
     return AlbumProgress(
         total=sum(counts.values()), queued=counts.get("uploaded", 0),
         processing=counts.get("processing", 0),

@@ -14,12 +14,13 @@ from datetime import timedelta
 
 from flask import current_app
 
+from consentflow.audit.service import Actor
 from consentflow.extensions import db
 from consentflow.faces.engine import EngineSettings
 from consentflow.faces.matching import MatchThresholds
 from consentflow.jobs import enqueue, job
 from consentflow.models import Photo, utcnow
-from consentflow.photos import processing
+from consentflow.photos import processing, rematch
 from consentflow.photos.crypto import cipher_from_config
 from consentflow.photos.enrol import reference_index
 from consentflow.photos.storage import storage_from_config
@@ -93,6 +94,23 @@ def process_photo(photo_id: int) -> str:
         log.warning("photo %s: claim lost to another worker; nothing recorded", photo_id)
         return "lost"
     return "done"
+
+
+@job("match_again", retries=1)
+def match_again(school_id: int, album_id: int | None, actor_id: int | None,
+                actor_label: str) -> int:
+    """Put the school's (or album's) photos in review back in the queue, one job per photo.
+
+    Runs in the worker so that a school of a thousand photos never waits on
+    the web request; idempotent: a second run only re-queues photos again.
+    """
+    ids = rematch.match_again(db.session, Actor(actor_id, actor_label), school_id,
+                              album_id=album_id, now=utcnow())
+    db.session.commit()  # the worker must see "uploaded" before the jobs run
+    for photo_id in ids:
+        enqueue("process_photo", photo_id)
+    log.info("match again: %d photo(s) of school %s queued", len(ids), school_id)
+    return len(ids)
 
 
 @job("recover_stale_photos", retries=0, every_minutes=5)

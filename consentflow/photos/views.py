@@ -15,8 +15,10 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from consentflow.auth.access import current_actor, current_roles, get_owned, require_role, require_school
+from consentflow.auth.access import (current_actor, current_roles, get_owned, has_role,
+                                    require_role, require_school)
 from consentflow.errors import DomainError
+from consentflow.exports import attachment
 from consentflow.extensions import db
 from consentflow.home.views import Tile, add_tile
 from consentflow.jobs import enqueue
@@ -39,6 +41,7 @@ add_tile(Tile(_l("Reference portraits"), _l("Enrol portraits for face matching."
               "photos.references", frozenset({"admin"})))
 
 ALBUM_ROLES = ("teacher", "pr")
+MATCH_AGAIN_ROLES = ("admin", "pr")
 THUMB_SIDE = 480
 
 
@@ -95,7 +98,7 @@ def _album_view(album: Album) -> dict[str, Any]:
     return {"album": album, "photos": photos, "face_counts": face_counts,
             "progress": service.album_progress(db.session, album.id),
             "state_labels": STATE_LABELS, "channel_labels": CHANNEL_LABELS,
-            "form": CsrfOnlyForm()}
+            "form": CsrfOnlyForm(), "may_match_again": has_role(*MATCH_AGAIN_ROLES)}
 
 
 @bp.route("/albums/<int:album_id>")
@@ -202,6 +205,45 @@ def retry_failed(album_id: int) -> Any:
     return redirect(url_for("photos.album", album_id=album.id))
 
 
+def _queue_match_again(album_id: int | None) -> None:
+    """Hand "match again" to the worker; the progress bar follows the photos."""
+    actor = current_actor()
+    enqueue("match_again", require_school().id, album_id, actor.id, actor.label)
+
+
+@bp.route("/albums/<int:album_id>/match-again", methods=["POST"])
+@require_role(*MATCH_AGAIN_ROLES)
+def album_match_again(album_id: int) -> Any:
+    """Apply newly enrolled portraits to this album's photos in review; decisions are kept."""
+    album = get_owned(Album, album_id)
+    if not CsrfOnlyForm().validate_on_submit():
+        abort(400)
+    _queue_match_again(album.id)
+    flash(_("Matching again has started; every reviewer decision is kept."), "success")
+    if not has_role(*ALBUM_ROLES):
+        return redirect(url_for("photos.references"))
+    return redirect(url_for("photos.album", album_id=album.id))
+
+
+@bp.route("/reference/match-again", methods=["POST"])
+@require_role(*MATCH_AGAIN_ROLES)
+def school_match_again() -> Any:
+    """Apply newly enrolled portraits to every photo of the school still in review."""
+    if not CsrfOnlyForm().validate_on_submit():
+        abort(400)
+    _queue_match_again(None)
+    flash(_("Matching again has started; every reviewer decision is kept."), "success")
+    return redirect(url_for("photos.references") + "#progress")
+
+
+@bp.route("/reference/status.json")
+@require_role(*MATCH_AGAIN_ROLES)
+def school_status() -> Any:
+    """Processing progress over the whole school (the bar on the reference portraits page)."""
+    school = require_school()
+    return jsonify(service.school_progress(db.session, school.id).as_dict())
+
+
 def _private_file(data: bytes, mimetype: str, **headers: str) -> Response:
     response = Response(data, mimetype=mimetype)
     response.headers["Cache-Control"] = "private, no-store"
@@ -239,9 +281,8 @@ def original(photo_id: int) -> Any:
     if not photo.storage_key:
         abort(404)
     data = storage_from_config(current_app.config).read(photo.storage_key)
-    safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in photo.original_filename)
     return _private_file(data, photo.media_type,
-                         **{"Content-Disposition": f'attachment; filename="{safe}"'})
+                         **{"Content-Disposition": attachment(photo.original_filename, "original")})
 
 
 # --- reference portraits (admin) ------------------------------------------------
@@ -258,7 +299,8 @@ def references() -> Any:
         select(ReferenceFace.person_id, func.count()).where(ReferenceFace.school_id == school.id)
         .group_by(ReferenceFace.person_id)).all())
     return render_template("photos/references.html", people=people, counts=counts,
-                           mode=school.biometric_mode)
+                           mode=school.biometric_mode, form=CsrfOnlyForm(),
+                           progress=service.school_progress(db.session, school.id))
 
 
 @bp.route("/reference/<int:person_id>", methods=["GET", "POST"])

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from consentflow.audit.service import Actor, record_event
 from consentflow.models import AuditEvent, Face, Person, Photo, Publication, ReferenceFace
 from consentflow.models.consent import FACE_MATCHING
-from consentflow.consent.effective import effective_records
+from consentflow.consent.effective import allows, effective_records
 from consentflow.photos.enrol import purge_reference_faces
 from consentflow.photos.storage import Storage
 
@@ -69,7 +69,9 @@ def _reference_reasons(session: Session, now: datetime) -> dict[int, str]:
             reasons[person.id] = "left school"
         elif person.erased_at is not None:
             reasons[person.id] = "erased"
-        elif record is not None and record.decisions.get(FACE_MATCHING) is False:
+        elif record is not None and not allows(record, FACE_MATCHING):
+            # A record in force that does not allow matching (an explicit no, or a form
+            # version that no longer asks it) is a withdrawal: the one rule decides.
             reasons[person.id] = "withdrew face_matching"
     return reasons
 

@@ -13,6 +13,7 @@ from wtforms.validators import DataRequired
 
 from consentflow.auth.access import current_actor, get_owned, has_role, require_role, require_school
 from consentflow.errors import DomainError
+from consentflow.exports import attachment
 from consentflow.extensions import db
 from consentflow.home.views import Tile, add_tile
 from consentflow.models import Person, utcnow
@@ -64,8 +65,7 @@ def export(person_id: int) -> Any:
                                  person_id=found.id, now=utcnow(), render_html=render_export_html)
     db.session.commit()
     response = Response(data, mimetype="application/zip")
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="subject-access-{found.external_id}.zip"')
+    response.headers["Content-Disposition"] = attachment(f"subject-access-{found.external_id}.zip")
     return response
 
 

@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 
 from consentflow.auth.access import current_actor, get_owned, require_role, require_school
 from consentflow.errors import DomainError
+from consentflow.exports import attachment
 from consentflow.extensions import db
 from consentflow.home.views import Tile, add_tile
 from consentflow.models import Album, Photo, Publication, TakedownTask, utcnow
@@ -91,7 +92,7 @@ def download(publication_id: int) -> Any:
         return redirect(url_for("publish.publication", publication_id=pub.id))
     db.session.commit()
     response = Response(data, mimetype="image/jpeg")
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Content-Disposition"] = attachment(filename)
     return response
 
 
@@ -125,7 +126,7 @@ def bundle(album_id: int) -> Any:
                         now=utcnow())
     db.session.commit()
     response = Response(data, mimetype="application/zip")
-    response.headers["Content-Disposition"] = f'attachment; filename="album-{alb.id}-bundle.zip"'
+    response.headers["Content-Disposition"] = attachment(f"album-{alb.id}-bundle.zip")
     return response
 
 

@@ -30,3 +30,9 @@ class DrawFaceForm(VersionedForm):
 class PurposeForm(VersionedForm):
     action = HiddenField(validators=[DataRequired()])
     reason = StringField(_l("Reason"), validators=[Optional(), Length(max=500)])
+
+
+class BulkForm(VersionedForm):
+    """One decision for the selected faces; the face ids come as a list (``face_ids``)."""
+
+    action = HiddenField(validators=[DataRequired()])

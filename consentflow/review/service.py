@@ -126,8 +126,24 @@ def record_review(
     reattach_reviews(session, photo.id)
     if kind in IDENTIFYING_KINDS and person_id is not None:
         _check_once_per_photo(session, photo.id, face.id, person_id)
-    for old in active_reviews(session, photo.id):
-        if old.face_id == face.id:
+    voided = void_unpublished_approvals(session, photo, "Face decisions changed after approval.",
+                                        now)
+    return write_review(session, actor=actor, photo=photo, face=face, kind=kind,
+                        person_id=person_id, note=note, now=now,
+                        details={"voided_approvals": voided})
+
+
+def write_review(session: Session, *, actor: Actor, photo: Photo, face: Face, kind: str,
+                 person_id: int | None, note: str | None, now: datetime,
+                 details: dict[str, object] | None = None,
+                 active: list[FaceReview] | None = None) -> FaceReview:
+    """Replace the face's active decision and audit it (one event per face decision).
+
+    The caller has checked the rules and the photo version. ``active`` may
+    pass the photo's active decisions already loaded (bulk actions).
+    """
+    for old in active if active is not None else active_reviews(session, photo.id):
+        if old.face_id == face.id and old.revoked_at is None:
             old.revoked_at = now
     review = FaceReview(
         photo_id=photo.id, face_id=face.id, kind=kind, person_id=person_id,
@@ -135,12 +151,11 @@ def record_review(
         note=note, reviewer_id=actor.id, created_at=now,
     )
     session.add(review)
-    voided = void_unpublished_approvals(session, photo, "Face decisions changed after approval.", now)
     session.flush()
     record_event(
         session, actor=actor, action=f"face.{kind}", object_type="face", object_id=face.id,
-        school_id=school_id, details={"photo_id": photo.id, "review_id": review.id,
-                                      "voided_approvals": voided},
+        school_id=photo.school_id,
+        details={"photo_id": photo.id, "review_id": review.id, **(details or {})},
         personal={"note": note} if note else None,
         subject_ids=[person_id] if person_id else None, now=now,
     )

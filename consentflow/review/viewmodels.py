@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from consentflow.models import Album, Face, Photo, PhotoPurpose, Publication
+from consentflow.models import Album, Face, FaceReview, Photo, PhotoPurpose, Publication
 from consentflow.review.rules import (
+    IDENTIFYING_KINDS,
     ResolvedFace,
     consent_records,
     decide_photo,
@@ -50,6 +51,13 @@ def album_photos(session: Session, album_id: int) -> list[Photo]:
                                 .order_by(Photo.id)))
 
 
+def album_face_counts(session: Session, album_id: int) -> dict[int, int]:
+    """Faces per photo of the album (photos without faces are absent: zero)."""
+    return {int(pid): int(n) for pid, n in session.execute(
+        select(Face.photo_id, func.count(Face.id)).join(Photo, Photo.id == Face.photo_id)
+        .where(Photo.album_id == album_id).group_by(Face.photo_id)).all()}
+
+
 def neighbours(session: Session, photo: Photo) -> tuple[int | None, int | None]:
     """Previous and next photo of the album that are reviewable (keyboard navigation)."""
     ids = list(session.scalars(select(Photo.id).where(
@@ -65,13 +73,47 @@ def _pct(value: int, total: int) -> float:
     return round(100.0 * value / total, 3) if total else 0.0
 
 
+# Grid order: faces nobody decided yet first, the least certain first.
+STATUS_RANK = {"unknown": 0, "ambiguous": 1, "weak": 2, "matched": 3}
+
+
+def grid_key(row: dict[str, Any]) -> tuple[int, int, int]:
+    """Undecided before decided; unknown, ambiguous, weak, matched; then photo order."""
+    return (0 if row["needs_attention"] else 1, STATUS_RANK.get(row["match_status"], 0),
+            row["number"])
+
+
+def portrait_faces(session: Session, school_id: int, photo_id: int,
+                   person_ids: set[int]) -> dict[int, int]:
+    """Per person, a face a reviewer identified as them in another photo of the school.
+
+    Reference portraits themselves are never kept (only their encrypted
+    encoding, SPEC §7), so this crop is what the reviewer compares with.
+    """
+    if not person_ids:
+        return {}
+    rows = session.execute(
+        select(FaceReview.person_id, func.max(FaceReview.face_id))
+        .join(Photo, Photo.id == FaceReview.photo_id)
+        .where(Photo.school_id == school_id, Photo.id != photo_id,
+               Photo.storage_key.is_not(None),
+               Photo.state.in_(("needs_review", "approved", "published")),
+               FaceReview.person_id.in_(person_ids), FaceReview.face_id.is_not(None),
+               FaceReview.kind.in_(IDENTIFYING_KINDS), FaceReview.revoked_at.is_(None))
+        .group_by(FaceReview.person_id)).all()
+    return {int(pid): int(fid) for pid, fid in rows if pid is not None and fid is not None}
+
+
 def _face_row(r: ResolvedFace, photo: Photo, names: dict[int, str],
-              decisions: dict[str, str], active: str) -> dict[str, Any]:
+              decisions: dict[str, str], active: str, number: int = 0,
+              portraits: dict[int, int] | None = None) -> dict[str, Any]:
     face = r.face
     review = r.review
+    portraits = portraits or {}
     decision = "not_a_face" if r.not_face else decisions.get(active, "blur_unknown")
     return {
         "id": face.id,
+        "number": number,
         "style": (f"left:{_pct(face.left, photo.width)}%;top:{_pct(face.top, photo.height)}%;"
                   f"width:{_pct(face.right - face.left, photo.width)}%;"
                   f"height:{_pct(face.bottom - face.top, photo.height)}%"),
@@ -81,7 +123,9 @@ def _face_row(r: ResolvedFace, photo: Photo, names: dict[int, str],
         "suggested_id": face.matched_person_id,
         "distance": face.distance,
         "candidates": [{"person_id": c.get("person_id"), "name": names.get(c.get("person_id") or 0, "?"),
-                        "distance": c.get("distance")} for c in r.candidates],
+                        "distance": c.get("distance"),
+                        "portrait_face": portraits.get(c.get("person_id") or 0)}
+                       for c in r.candidates],
         "review_kind": review.kind if review else None,
         "review_person": names.get(review.person_id or 0) if review and review.person_id else None,
         "review_note": review.note if review else None,
@@ -90,6 +134,12 @@ def _face_row(r: ResolvedFace, photo: Photo, names: dict[int, str],
         "css": DECISION_CLASSES.get(decision, "blur-unknown"),
         "decisions": decisions,
         "needs_attention": review is None,
+        # Reviewed, and nobody identified: the reviewer decided it stays blurred.
+        "kept_blurred": review is not None and review.kind == "not_person" and not review.person_id,
+        "identified": r.person_id is not None,
+        # Undecided and not one clear suggestion: every candidate side by side.
+        "compare": bool(r.candidates) and review is None
+        and not (face.match_status == "matched" and len(r.candidates) == 1),
     }
 
 
@@ -111,7 +161,11 @@ def photo_page(session: Session, photo: Photo, channel: str | None, today: date)
         if r.review and r.review.person_id:
             ids.add(r.review.person_id)
     names = people_names(session, ids)
-    faces = [_face_row(r, photo, names, per_face[r.face.id], active) for r in resolved]
+    candidate_ids = {c.get("person_id") for r in resolved for c in r.candidates
+                     if c.get("person_id") and r.review is None}
+    portraits = portrait_faces(session, photo.school_id, photo.id, candidate_ids)
+    faces = [_face_row(r, photo, names, per_face[r.face.id], active, n, portraits)
+             for n, r in enumerate(resolved, start=1)]
     identified = sorted({r.person_id for r in resolved if r.person_id and not r.not_face})
     records = consent_records(session, identified, [purpose_key(c) for c in channels], today)
     consent_rows = [{
@@ -134,7 +188,8 @@ def photo_page(session: Session, photo: Photo, channel: str | None, today: date)
     } for c in channels]
     prev_id, next_id = neighbours(session, photo)
     return {
-        "photo": photo, "album": album, "faces": faces, "channels": channel_rows,
+        "photo": photo, "album": album, "faces": faces, "grid": sorted(faces, key=grid_key),
+        "channels": channel_rows,
         "active_channel": active, "consent_rows": consent_rows, "channel_names": channels,
         "prev_id": prev_id, "next_id": next_id,
         "attention": sum(1 for f in faces if f["needs_attention"]),

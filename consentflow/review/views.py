@@ -14,6 +14,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -22,6 +23,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from PIL import Image
+from sqlalchemy import select
 
 from consentflow.auth.access import (
     current_actor,
@@ -29,7 +31,7 @@ from consentflow.auth.access import (
     require_role,
     require_school,
 )
-from consentflow.errors import ConflictError, DomainError
+from consentflow.errors import DomainError, NotFound
 from consentflow.extensions import db
 from consentflow.home.views import Tile, add_tile
 from consentflow.models import Album, Face, Photo, utcnow
@@ -39,13 +41,17 @@ from consentflow.publish.forms import PublishForm
 from consentflow.publish.redact import Box, encode_jpeg, load_upright
 from consentflow.publish.service import approve_purpose, preview_derivative
 from consentflow.review import service
+from consentflow.review.bulk import decide_faces
+from consentflow.review.crops import face_crop
 from consentflow.review.forms import (
+    BulkForm,
     DrawFaceForm,
     FaceDecisionForm,
     PurposeForm,
     VersionedForm,
 )
 from consentflow.review.viewmodels import (
+    album_face_counts,
     album_photos,
     album_queue,
     face_queue,
@@ -59,7 +65,6 @@ add_tile(Tile(_l("Review"), _l("Check faces, approve and publish photos."), "rev
               frozenset({"pr"})))
 
 DISPLAY_SIDE = 1600
-CROP_SIDE = 160
 
 
 def _storage() -> Any:
@@ -74,21 +79,26 @@ def _back(default: str) -> Any:
     return redirect(target, code=303)
 
 
+def _message(err: DomainError) -> str:
+    """The service's message in the reviewer's language (the services speak English msgids)."""
+    return _(err.message)
+
+
 def _run(action: Any) -> bool:
     """Run a service call; commit on success, roll back and flash on a domain error."""
     try:
         action()
-    except ConflictError as err:
-        db.session.rollback()
-        flash(_("Someone else changed this photo in the meantime; reload the page and try again.")
-              if err.message == service.CONFLICT_MESSAGE else err.message, "error")
-        return False
     except DomainError as err:
         db.session.rollback()
-        flash(err.message, "error")
+        flash(_message(err), "error")
         return False
     db.session.commit()
     return True
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json" or \
+        request.headers.get("X-Requested-With") == "fetch"
 
 
 def _owned_face(face_id: int) -> tuple[Face, Photo]:
@@ -110,7 +120,8 @@ def index() -> Any:
 def album(album_id: int) -> Any:
     alb = get_owned(Album, album_id)
     return render_template("review/album.html", album=alb, queue=album_queue(db.session, alb.id),
-                           photos=album_photos(db.session, alb.id))
+                           photos=album_photos(db.session, alb.id),
+                           face_counts=album_face_counts(db.session, alb.id))
 
 
 @bp.route("/album/<int:album_id>/faces")
@@ -127,13 +138,90 @@ def photo(photo_id: int) -> Any:
     found = get_owned(Photo, photo_id)
     page = photo_page(db.session, found, request.args.get("channel"), utcnow().date())
     query = request.args.get("q", "").strip()
-    assign_face = request.args.get("face", type=int)
+    wanted = request.args.get("face", type=int)
+    # The face the side panel acts on: the one asked for, else the first to check.
+    current = next((f for f in page["grid"] if f["id"] == wanted),
+                   page["grid"][0] if page["grid"] else None)
     results = service.search_people(db.session, require_school().id, query) if query else []
     return render_template(
-        "review/photo.html", page=page, query=query, results=results, assign_face=assign_face,
+        "review/photo.html", page=page, query=query, results=results, current=current,
         form=FaceDecisionForm(), draw_form=DrawFaceForm(), purpose_form=PurposeForm(),
         publish_form=PublishForm(), version_form=VersionedForm(),
     )
+
+
+@bp.route("/photo/<int:photo_id>/people.json")
+@require_role("pr")
+def people(photo_id: int) -> Any:
+    """Live search for "assign": people of this school only, as JSON."""
+    get_owned(Photo, photo_id)
+    found = service.search_people(db.session, require_school().id, request.args.get("q", ""))
+    return jsonify({"people": [{"id": p.id, "name": p.full_name, "number": p.external_id,
+                                "group": p.group_name or ""} for p in found]})
+
+
+@bp.route("/photo/<int:photo_id>/bulk", methods=["POST"])
+@require_role("pr")
+def bulk(photo_id: int) -> Any:
+    """One decision for the selected faces of a photo (all or nothing)."""
+    found = get_owned(Photo, photo_id)
+    form = BulkForm()
+    default = url_for("review.photo", photo_id=found.id)
+    if not form.validate_on_submit():
+        flash(_("The form was incomplete or expired; reload the page."), "error")
+        return _back(default)
+    face_ids = request.form.getlist("face_ids", type=int)
+    try:
+        done = decide_faces(
+            db.session, actor=current_actor(), school_id=require_school().id, photo_id=found.id,
+            face_ids=face_ids, action=form.action.data or "",
+            expected_version=form.version.data, now=utcnow())
+    except NotFound:
+        db.session.rollback()
+        abort(404)  # a face of another photo or school: its id reveals nothing
+    except DomainError as err:
+        db.session.rollback()
+        flash(_message(err), "error")
+        return _back(default)
+    db.session.commit()
+    flash(_("Saved for %(n)d face(s).", n=len(done)), "success")
+    return _back(default)
+
+
+@bp.route("/face/<int:face_id>/assign/<int:person_id>", methods=["POST"])
+@require_role("pr")
+def assign(face_id: int, person_id: int) -> Any:
+    """Assign a person to a face; answers JSON to the live search (no page reload)."""
+    face, found = _owned_face(face_id)
+    form = VersionedForm()
+    as_json = _wants_json()
+    if not form.validate_on_submit():
+        message = _("The form was incomplete or expired; reload the page.")
+        if as_json:
+            return jsonify({"ok": False, "message": message}), 400
+        flash(message, "error")
+        return _back(url_for("review.photo", photo_id=found.id))
+    try:
+        service.record_review(db.session, actor=current_actor(), school_id=require_school().id,
+                              face_id=face.id, kind="assign", person_id=person_id,
+                              expected_version=form.version.data, now=utcnow())
+    except DomainError as err:
+        db.session.rollback()
+        if as_json:
+            return jsonify({"ok": False, "message": _message(err)}), err.status_code
+        flash(_message(err), "error")
+        return _back(url_for("review.photo", photo_id=found.id, face=face.id))
+    db.session.commit()
+    if not as_json:
+        flash(_("Saved."), "success")
+        return _back(url_for("review.photo", photo_id=found.id, face=face.id))
+    channel = request.args.get("channel")
+    page = photo_page(db.session, found, channel, utcnow().date())
+    row = next(f for f in page["faces"] if f["id"] == face.id)
+    here = url_for("review.photo", photo_id=found.id, channel=page["active_channel"])
+    return jsonify({"ok": True, "message": _("Saved."), "version": found.version,
+                    "css": row["css"],
+                    "tile": render_template("review/_tile.html", f=row, p=found, here=here)})
 
 
 @bp.route("/photo/<int:photo_id>/image")
@@ -158,16 +246,12 @@ def image(photo_id: int) -> Any:
 @bp.route("/face/<int:face_id>/crop")
 @require_role("pr")
 def crop(face_id: int) -> Any:
+    """A face with some margin, cached: a group photo decodes its original once, not per face."""
     face, found = _owned_face(face_id)
     if found.storage_key is None or is_video_type(found.media_type):
         abort(404)
-    upright = load_upright(_storage().read(found.storage_key))
-    w, h = face.right - face.left, face.bottom - face.top
-    box = (max(0, face.left - w // 3), max(0, face.top - h // 3),
-           min(upright.width, face.right + w // 3), min(upright.height, face.bottom + h // 3))
-    part = upright.crop(box)
-    part.thumbnail((CROP_SIDE, CROP_SIDE), Image.Resampling.LANCZOS)
-    response = Response(encode_jpeg(part, quality=85), mimetype="image/jpeg")
+    siblings = db.session.scalars(select(Face).where(Face.photo_id == found.id))
+    response = Response(face_crop(_storage(), found, face, siblings), mimetype="image/jpeg")
     response.headers["Cache-Control"] = "private, max-age=600"
     return response
 

@@ -29,14 +29,14 @@ from flask import Flask
 
 from tests import factories
 
-CHROMIUM = os.environ.get("CONSENTFLOW_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("CF_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 # The README's screenshots are refreshed only on request (`make screenshots`),
 # so a test run never modifies tracked files.
 SCREENSHOTS = (
     Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-    if os.environ.get("CONSENTFLOW_SCREENSHOTS") == "1"
+    if os.environ.get("CF_TEST_SCREENSHOTS") == "1"
     else Path(tempfile.gettempdir()) / "consentflow-screenshots"
 )
 PHONE = {"width": 390, "height": 844}

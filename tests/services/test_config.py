@@ -21,3 +21,13 @@ def test_env_overrides_defaults(tmp_path, monkeypatch) -> None:
     app = create_app({"INSTANCE_PATH": str(tmp_path), "QUEUE_BACKEND": "memory"})
     assert app.config["LOGIN_MAX_FAILURES"] == 9
     assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_instance_override_reads_that_folders_config(tmp_path, monkeypatch) -> None:
+    """The suite is isolated from the developer's instance/: an overridden
+    instance folder is the only one whose config.py is read."""
+    monkeypatch.delenv("CONSENTFLOW_INSTANCE_PATH", raising=False)
+    (tmp_path / "config.py").write_text("LOGIN_MAX_FAILURES = 7\n")
+    app = create_app({"INSTANCE_PATH": str(tmp_path), "QUEUE_BACKEND": "memory", "TESTING": True})
+    assert app.instance_path == str(tmp_path)
+    assert app.config["LOGIN_MAX_FAILURES"] == 7

@@ -25,8 +25,10 @@ NOW = datetime(2026, 10, 1, 12, 0, tzinfo=timezone.utc)
 def year_and_form(db_session: Any, school: Any, on: date = date(2026, 9, 1),
                   purposes: list[str] | None = None) -> tuple[SchoolYear, ConsentForm]:
     year = ensure_school_year(db_session, actor=ACTOR, school_id=school.id, on=on, now=NOW)
+    # The form exists from the first day of its year: records may carry any date of that year.
+    opened = datetime(year.starts_on.year, year.starts_on.month, year.starts_on.day, 9, tzinfo=timezone.utc)
     form = create_form_version(db_session, actor=ACTOR, school_id=school.id, school_year_id=year.id,
-                               title="Consent", wording="We ask...", purposes=purposes, now=NOW)
+                               title="Consent", wording="We ask...", purposes=purposes, now=opened)
     return year, form
 
 

@@ -102,8 +102,10 @@ def build_world(session: Any, app: Any, *, school: School | None = None) -> Worl
                       ends_on=date(2027, 7, 31))
     session.add(year)
     session.flush()
+    # The form exists from the first day of its year (records may carry any date of it).
     form = ConsentForm(school_id=school.id, school_year_id=year.id, version=1, title="Media",
-                       wording="...", purposes=list(DEFAULT_PURPOSES))
+                       wording="...", purposes=list(DEFAULT_PURPOSES),
+                       created_at=datetime(2026, 8, 1, 9, tzinfo=timezone.utc))
     session.add(form)
     obama = factories.person(session, school=school, first="Barack", last="Obama",
                              dob=date(1961, 8, 4), kind="staff")

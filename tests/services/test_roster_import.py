@@ -34,7 +34,8 @@ def test_messy_export_keeps_good_rows_and_reports_each_bad_one(db_session) -> No
     school = factories.school(db_session)
     report = _import(db_session, school, "messy_nl_semicolon_bom.csv")
     by_line = {r.line: r for r in report.rows}
-    assert report.counts == {"created": 4, "updated": 0, "unchanged": 0, "left": 0, "rejected": 3}
+    assert report.counts == {"created": 4, "updated": 0, "unchanged": 0, "conflict": 0, "left": 0,
+                             "rejected": 3}
     assert by_line[4].status == "rejected" and "31-02-2010" in by_line[4].reason
     assert by_line[6].status == "rejected" and "appears earlier on line 3" in by_line[6].reason
     assert by_line[7].status == "rejected" and "no student number" in by_line[7].reason

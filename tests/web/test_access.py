@@ -153,7 +153,7 @@ def test_admin_password_reset_ends_sessions_and_tokens(app, client, auth, db_ses
     auth.as_role(db_session, "admin", school=school)
     page = f"/admin/user/edit/?id={staff.id}"
     response = client.post(page, data={
-        "name": staff.name, "email": staff.email, "active": "y", "roles": ["teacher"],
+        "name": staff.name, "email": staff.email, "active": "y", "roles": [f"{school.id}:teacher"],
         "new_password": "a-new-long-password", "csrf_token": auth.csrf(page)})
     assert response.status_code == 302, response.get_data(as_text=True)[:400]
     assert staff_client.get("/").status_code == 302  # old session ended
@@ -171,8 +171,8 @@ def test_admin_user_screens_render(client, auth, db_session) -> None:
         assert response.status_code == 200, page
     # The user's roles in this school are pre-selected on the edit form.
     edit = client.get(f"/admin/user/edit/?id={staff.id}").get_data(as_text=True)
-    assert '<option selected value="pr">' in edit
-    assert '<option selected value="admin">' not in edit
+    assert f'<option selected value="{school.id}:pr">' in edit
+    assert f'<option selected value="{school.id}:admin">' not in edit
 
 
 def test_every_admin_screen_renders_for_an_admin(app, client, auth, db_session) -> None:

@@ -30,9 +30,11 @@ def setup_round(db_session: Any, app: Any, *, dob: date = date(2013, 5, 1),
                                 email="pat@example.org")
     now = utcnow()
     year = ensure_school_year(db_session, actor=Actor.system("t"), school_id=school.id, on=now.date(), now=now)
+    # The form exists from the first day of its year (records may carry any date of it).
+    opened = datetime.combine(year.starts_on, datetime.min.time(), timezone.utc)
     form = create_form_version(db_session, actor=Actor.system("t"), school_id=school.id,
                                school_year_id=year.id, title="Beeldmateriaal", wording="Mogen wij...",
-                               purposes=PURPOSES, now=now)
+                               purposes=PURPOSES, now=opened)
     open_round(db_session, actor=Actor.system("t"), school_id=school.id, school_year_id=year.id,
                form_id=form.id, valid_days=valid_days,
                ctx=LinkContext("http://localhost", app.config["SECRET_KEY"]), now=now)

@@ -1,0 +1,23 @@
+"""`make test` (what CI runs) tests the embedded default and PostgreSQL, each named."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _dry_run(**env: str) -> tuple[str, list[str]]:
+    environ = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"} | env
+    out = subprocess.run(["make", "-n", "test"], cwd=ROOT, env=environ, check=True,
+                         capture_output=True, text=True).stdout
+    return out, [line for line in out.splitlines() if "pytest" in line]
+
+
+def test_first_run_is_sqlite_even_when_ci_sets_postgresql() -> None:
+    out, runs = _dry_run(TEST_DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    assert len(runs) == 2, out
+    assert "TEST_DATABASE_URL=sqlite" in runs[0]
+    assert "test run 1: SQLite" in out and "test run 2: PostgreSQL" in out
