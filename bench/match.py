@@ -16,7 +16,10 @@ import time
 import numpy as np
 from common import machine, table
 
-from consentflow.faces.matching import ReferenceIndex, classify
+from consentflow.config import MATCH_DEFAULTS
+from consentflow.faces.matching import MatchThresholds, ReferenceIndex, classify
+
+THRESHOLDS = MatchThresholds.from_config(MATCH_DEFAULTS)
 
 REPEATS = 50
 
@@ -39,7 +42,7 @@ def main() -> None:
         index.match(query)  # warm-up
         started = time.perf_counter()
         for _ in range(REPEATS):
-            outcome = classify(index.match(query, top_k=5))
+            outcome = classify(index.match(query, top_k=5), THRESHOLDS)
         one_ms = (time.perf_counter() - started) * 1000 / REPEATS
         assert outcome.person_id == 3, outcome  # the query is a noisy copy of person 3
         group = rng.normal(size=(200, 128))

@@ -23,7 +23,11 @@ Run:
   /work/main/.venv/bin/python bench/pipeline.py                      # sqlite queue, SQLite db
   /work/main/.venv/bin/python bench/pipeline.py --queue redis \\
       --database-url postgresql+psycopg://postgres@127.0.0.1:5432/
-Options: --photos 24 --workers 2 --timeout 150 --keep (keep the instance folder).
+Options: --photos 24 --workers 2 --timeout 150 --keep (keep the instance folder),
+--engine KEY=VALUE (FACE_ENGINE override, repeatable; e.g. the engine before
+the speed work: --engine detect_threads=1 --engine full_pass_side=0
+--engine encoding_processes=1). The worker's CPU seconds (all its
+processes) are printed too: wall figures depend on other load.
 A PostgreSQL URL names the server: the script creates a fresh database on it
 and drops it afterwards. The redis queue uses redis://127.0.0.1:6379/15 (or
 --redis-url), flushed before and after the run.
@@ -32,6 +36,7 @@ and drops it afterwards. The redis queue uses redis://127.0.0.1:6379/15 (or
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import secrets
 import shutil
@@ -58,13 +63,39 @@ PORTRAITS = {
 PENDING = ("uploaded", "processing")
 
 
-def _write_config(instance: Path, *, queue: str, db_url: str, redis_url: str) -> None:
+def _group_cpu(pgid: int) -> float:
+    """CPU seconds (user + system, with reaped children) of every live process in a group."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        # After the ")": state ppid pgrp ... utime(12) stime(13) cutime(14) cstime(15).
+        if int(fields[2]) == pgid:
+            total += sum(int(v) for v in fields[11:15])
+    return total / tick
+
+
+def _engine_overrides(pairs: list[str]) -> dict[str, Any]:
+    """``--engine detect_threads=1``: FACE_ENGINE overrides, values as Python literals."""
+    result: dict[str, Any] = {}
+    for pair in pairs:
+        key, _, raw = pair.partition("=")
+        result[key.strip()] = ast.literal_eval(raw.strip())
+    return result
+
+
+def _write_config(instance: Path, *, queue: str, db_url: str, redis_url: str,
+                  engine: dict[str, Any]) -> None:
     lines = [
         f"SECRET_KEY = {secrets.token_hex(32)!r}",
         f"QUEUE_BACKEND = {queue!r}",
         f"REDIS_URL = {redis_url!r}",
         "QUEUE_NAME = 'consentflow-bench'",
         f"SQLALCHEMY_DATABASE_URI = {db_url!r}",
+        f"FACE_ENGINE = {engine!r}",
     ]
     (instance / "config.py").write_text("\n".join(lines) + "\n")
 
@@ -265,7 +296,8 @@ def run(args: argparse.Namespace) -> int:
         db_label = "SQLite (instance file, WAL)"
     if args.queue == "redis":
         _flush_redis(redis_url)
-    _write_config(instance, queue=args.queue, db_url=db_url, redis_url=redis_url)
+    engine = _engine_overrides(args.engine)
+    _write_config(instance, queue=args.queue, db_url=db_url, redis_url=redis_url, engine=engine)
     env = _child_env(instance)
     for key in [k for k in os.environ if k.startswith("CONSENTFLOW_")]:
         del os.environ[key]
@@ -308,6 +340,7 @@ def run(args: argparse.Namespace) -> int:
                     timed_out = True
                     break
             wall = last_change - started if not timed_out else now - started
+            worker_cpu = _group_cpu(proc.pid)
             stop_note = _stop(proc)
         res = _results(app, album_id)
     finally:
@@ -372,6 +405,9 @@ def run(args: argparse.Namespace) -> int:
           f"{len(multi_attempt)}{' ' + str(multi_attempt) if multi_attempt else ''}; "
           f"photo.retry events: {res['retry_events']}, photo.failed events: "
           f"{res['failed_events']}")
+    print(f"* worker CPU (all its processes, startup included): {worker_cpu:.1f} s, "
+          f"{worker_cpu / max(1, done + failed):.2f} s per photo; "
+          f"engine overrides: {engine or 'none (defaults)'}")
     print(f"* worker: {stop_note}; tracebacks in its log: {tracebacks}")
     for pid, name, reason in res["failures"]:
         print(f"  - failed photo {pid} {name}: {reason}")
@@ -395,6 +431,8 @@ def main() -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
     parser.add_argument("--timeout", type=float, default=150.0)
     parser.add_argument("--keep", action="store_true", help="keep the instance folder")
+    parser.add_argument("--engine", action="append", default=[], metavar="KEY=VALUE",
+                        help="FACE_ENGINE override, e.g. --engine detect_threads=1 (repeatable)")
     sys.exit(run(parser.parse_args()))
 
 

@@ -24,13 +24,19 @@ from collections import Counter
 import numpy as np
 from common import ANNOTATIONS, FACES_DIR, Sample, machine, scaled, table
 
+from consentflow.config import MATCH_DEFAULTS
 from consentflow.faces.engine import EngineSettings, FaceBox, encode_faces, prepare_image
 from consentflow.faces.matching import (
-    AMBIGUITY_MARGIN,
-    LOOSE_THRESHOLD,
-    STRICT_THRESHOLD,
+    MatchThresholds,
     ReferenceIndex,
     classify,
+)
+
+THRESHOLDS = MatchThresholds.from_config(MATCH_DEFAULTS)
+STRICT_THRESHOLD, LOOSE_THRESHOLD, AMBIGUITY_MARGIN = (
+    THRESHOLDS.strict,
+    THRESHOLDS.loose,
+    THRESHOLDS.margin,
 )
 
 # Files that are crops or copies of one photo: pairs inside a group are not
@@ -129,7 +135,7 @@ def main() -> None:
     for identity, source, enc in faces:
         refs = [(person_ids[i], e) for i, s, e in faces if s != source]
         enrolled = any(i == identity for i, s, _ in faces if s != source)
-        outcome = classify(ReferenceIndex(refs).match(enc, top_k=5))
+        outcome = classify(ReferenceIndex(refs).match(enc, top_k=5), THRESHOLDS)
         if outcome.status == "matched":
             right = outcome.person_id == person_ids[identity]
             key = "matched, right person" if right else "matched, WRONG person"

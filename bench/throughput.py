@@ -23,13 +23,16 @@ from pathlib import Path
 import numpy as np
 from common import event_photo, machine, table
 
+from consentflow.config import MATCH_DEFAULTS
 from consentflow.faces.engine import (
     EngineSettings,
     detect_faces,
     encode_faces,
     prepare_image,
 )
-from consentflow.faces.matching import ReferenceIndex, assign_unique, classify
+from consentflow.faces.matching import MatchThresholds, ReferenceIndex, assign_unique, classify
+
+THRESHOLDS = MatchThresholds.from_config(MATCH_DEFAULTS)
 
 _settings = EngineSettings()
 _index: ReferenceIndex | None = None
@@ -57,7 +60,7 @@ def _process(path: str) -> tuple[int, float, float, float, float, float]:
     t3 = time.perf_counter()
     if encodings:
         candidates = _index.match_many(np.stack(encodings), top_k=5)
-        assign_unique([classify(c) for c in candidates])
+        assign_unique([classify(c, THRESHOLDS) for c in candidates])
     t4 = time.perf_counter()
     stages = ((t1 - t0) * 1000, (t2 - t1) * 1000, (t3 - t2) * 1000, (t4 - t3) * 1000)
     return (len(faces), *stages, time.process_time() - cpu)

@@ -16,6 +16,26 @@ from flask import Flask
 INSECURE_SECRETS = frozenset({"", "dev", "change-me", "secret", "changeme"})
 
 
+# Face matching thresholds (face_recognition distance): the ONE definition;
+# everything builds ``consentflow.faces.matching.MatchThresholds`` from these
+# keys (processing, review suggestions, the publication check). The figures
+# behind them are in bench/README.md (bench/thresholds.py, bench/lookalikes.py).
+MATCH_DEFAULTS: dict[str, float] = {
+    # Below it a clear best candidate is matched automatically. Well inside
+    # face_recognition's 0.6 tolerance: its README warns the model is trained
+    # on adults and mixes up children at 0.6, and a wrong automatic match can
+    # show a child without consent. Same person on different photos: median
+    # 0.40; different people in one group photo: rarely below 0.5.
+    "MATCH_STRICT": 0.5,
+    # Below it a candidate is shown to a reviewer ("weak" from strict to here);
+    # face_recognition's default tolerance, the publication check's distance.
+    "MATCH_LOOSE": 0.6,
+    # Two people closer than this to each other in distance: "ambiguous", a
+    # reviewer decides. The wider of the two margins once found in the code.
+    "MATCH_MARGIN": 0.06,
+}
+
+
 class ConfigError(RuntimeError):
     """The configuration is unsafe or incomplete."""
 
@@ -47,10 +67,7 @@ def default_config(instance_path: str) -> dict[str, Any]:
         "UPLOAD_MAX_ASPECT": 10.0,
         # Videos are stored for manual review only (never decoded); their own byte limit.
         "UPLOAD_MAX_VIDEO_BYTES": 500 * 1024 * 1024,
-        # Face matching thresholds (face_recognition distance).
-        "MATCH_STRICT": 0.5,
-        "MATCH_LOOSE": 0.6,
-        "MATCH_MARGIN": 0.06,
+        **MATCH_DEFAULTS,
         # Sessions and cookies.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -18,7 +18,8 @@ import importlib.util
 import math
 import os
 import threading
-from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,6 +32,7 @@ from consentflow.faces._onnx import make_dynamic
 RGBArray = npt.NDArray[np.uint8]
 Detections = npt.NDArray[np.float64]
 Detector = Callable[[RGBArray], Detections]
+Mapper = Callable[..., Iterable[Any]]
 
 _CENTERFACE_INPUT = "input.1"
 # heatmap, scale (log h/w), offset (y/x), landmarks: CenterFace's output order.
@@ -48,6 +50,7 @@ _lock = threading.Lock()
 # publication check) are not, so every dlib call takes this lock.
 DLIB_LOCK = threading.Lock()
 _hog_cache: dict[int, _HogDetector] = {}
+_pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
 _centerface_cache: dict[tuple[int, int], CenterFace] = {}
 
 
@@ -188,6 +191,19 @@ def centerface(threads: int = 1) -> CenterFace:
         return model
 
 
+def thread_pool(threads: int) -> ThreadPoolExecutor:
+    """The process-wide pool of ``threads`` detection threads (a forked child makes its own)."""
+    key = (os.getpid(), threads)
+    with _lock:
+        pool = _pools.get(key)
+        if pool is None:
+            for stale in [k for k in _pools if k[0] != key[0]]:
+                del _pools[stale]  # its threads live only in the parent
+            pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="faces-detect")
+            _pools[key] = pool
+        return pool
+
+
 def clip_detections(dets: Detections, width: int, height: int) -> Detections:
     """Clamp boxes to the image and drop the ones left with no area."""
     if dets.size == 0:
@@ -253,6 +269,7 @@ def detect_tiled(
     tile: int,
     overlap: int,
     upscale: float,
+    mapper: Mapper | None = None,
 ) -> Detections:
     """Run ``detector`` on overlapping tiles enlarged by ``upscale``.
 
@@ -263,22 +280,31 @@ def detect_tiled(
     Boxes wider than the overlap are dropped too: this pass is for small
     faces, and large ones are the full-image pass's job (on an enlarged tile
     CenterFace also takes large animal faces for human ones).
+
+    ``mapper`` (e.g. a thread pool's ``map``) runs the tiles concurrently;
+    results are combined in tile order either way, so they are identical.
     """
     height, width = rgb.shape[:2]
     found: list[Detections] = []
     margin = 2.0  # px in tile coordinates: "touching" the cut edge
-    for left, top, right, bottom in tile_grid(width, height, tile, overlap):
+    grid = tile_grid(width, height, tile, overlap)
+
+    def run(cell: tuple[int, int, int, int]) -> tuple[Detections, int, int]:
+        left, top, right, bottom = cell
         crop = Image.fromarray(rgb[top:bottom, left:right])
         if upscale != 1.0:
             crop = crop.resize(
                 (round(crop.width * upscale), round(crop.height * upscale)),
                 Image.Resampling.BICUBIC,
             )
-        dets = detector(np.asarray(crop))
+        return detector(np.asarray(crop)), crop.width, crop.height
+
+    results = (mapper or map)(run, grid)
+    for (left, top, right, bottom), (dets, crop_width, crop_height) in zip(grid, results):
         if dets.size == 0:
             continue
-        fx = (right - left) / crop.width
-        fy = (bottom - top) / crop.height
+        fx = (right - left) / crop_width
+        fy = (bottom - top) / crop_height
         dets = dets.copy()
         dets[:, [0, 2]] = dets[:, [0, 2]] * fx + left
         dets[:, [1, 3]] = dets[:, [1, 3]] * fy + top

@@ -100,41 +100,66 @@ class BoxGeometry:
         return (cx - nw / 2, cy - nh / 2, cx + nw / 2, cy + nh / 2)
 
 
+Crop = tuple[npt.NDArray[np.uint8], tuple[int, int, int, int]]
+
+
+def _crop(image: Image.Image, box: tuple[float, float, float, float], face_px: int) -> Crop:
+    """The face cut out with a margin and rescaled to ``face_px``, and its box in the crop."""
+    left, top, right, bottom = box
+    side = max(right - left, bottom - top, 1.0)
+    margin = side * _CROP_MARGIN
+    c_left = int(max(0, np.floor(left - margin)))
+    c_top = int(max(0, np.floor(top - margin)))
+    c_right = int(min(image.width, np.ceil(right + margin)))
+    c_bottom = int(min(image.height, np.ceil(bottom + margin)))
+    zoom = face_px / side
+    crop = image.crop((c_left, c_top, c_right, c_bottom))
+    size = (max(1, round(crop.width * zoom)), max(1, round(crop.height * zoom)))
+    resample = Image.Resampling.BICUBIC if zoom > 1 else Image.Resampling.LANCZOS
+    pixels = np.asarray(crop.resize(size, resample))
+    fx, fy = size[0] / crop.width, size[1] / crop.height
+    rect = (
+        round((left - c_left) * fx),
+        round((top - c_top) * fy),
+        round((right - c_left) * fx) - 1,
+        round((bottom - c_top) * fy) - 1,
+    )
+    return pixels, rect
+
+
+def describe(crops: Sequence[Crop], model: EncodingModel, jitters: int) -> list[Encoding]:
+    """Landmarks and the dlib ResNet descriptor of each crop, in this process."""
+    import dlib
+
+    predictor, recogniser = _load(model)
+    encodings: list[Encoding] = []
+    for pixels, (left, top, right, bottom) in crops:
+        rect = dlib.rectangle(left, top, right, bottom)
+        with DLIB_LOCK:
+            shape = predictor(pixels, rect)
+            descriptor = recogniser.compute_face_descriptor(pixels, shape, jitters)
+        encodings.append(np.array(descriptor, dtype=np.float64))
+    return encodings
+
+
 def encode_crops(
     rgb: npt.NDArray[np.uint8],
     dlib_boxes: Sequence[tuple[float, float, float, float]],
     model: EncodingModel = "small",
     jitters: int = 1,
     face_px: int = 150,
+    processes: int = 1,
 ) -> list[Encoding]:
-    """Encode each box (dlib HOG geometry, in ``rgb`` coordinates) of ``rgb``."""
-    import dlib
+    """Encode each box (dlib HOG geometry, in ``rgb`` coordinates) of ``rgb``.
 
-    predictor, recogniser = _load(model)
-    height, width = rgb.shape[:2]
+    With ``processes`` > 1 the crops are split into that many equal runs;
+    all but the first go to helper processes (see ``encoding_pool``). Each
+    crop is encoded by the same code either way, so the results are equal.
+    """
     image = Image.fromarray(rgb)
-    encodings: list[Encoding] = []
-    for left, top, right, bottom in dlib_boxes:
-        side = max(right - left, bottom - top, 1.0)
-        margin = side * _CROP_MARGIN
-        c_left = int(max(0, np.floor(left - margin)))
-        c_top = int(max(0, np.floor(top - margin)))
-        c_right = int(min(width, np.ceil(right + margin)))
-        c_bottom = int(min(height, np.ceil(bottom + margin)))
-        zoom = face_px / side
-        crop = image.crop((c_left, c_top, c_right, c_bottom))
-        size = (max(1, round(crop.width * zoom)), max(1, round(crop.height * zoom)))
-        resample = Image.Resampling.BICUBIC if zoom > 1 else Image.Resampling.LANCZOS
-        pixels = np.asarray(crop.resize(size, resample))
-        fx, fy = size[0] / crop.width, size[1] / crop.height
-        rect = dlib.rectangle(
-            round((left - c_left) * fx),
-            round((top - c_top) * fy),
-            round((right - c_left) * fx) - 1,
-            round((bottom - c_top) * fy) - 1,
-        )
-        with DLIB_LOCK:
-            shape = predictor(pixels, rect)
-            descriptor = recogniser.compute_face_descriptor(pixels, shape, jitters)
-        encodings.append(np.array(descriptor, dtype=np.float64))
-    return encodings
+    crops = [_crop(image, box, face_px) for box in dlib_boxes]
+    if processes <= 1 or len(crops) < 2:
+        return describe(crops, model, jitters)
+    from consentflow.faces import encoding_pool
+
+    return encoding_pool.describe_parallel(crops, model, jitters, processes)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal, NamedTuple, Protocol
@@ -52,11 +53,22 @@ class EngineSettings:
     centerface: bool = True
     centerface_threshold: float = 0.3
     centerface_threads: int = 1
+    # Threads for detection within one photo: HOG, the CenterFace full pass and
+    # the tiles run side by side (onnxruntime and dlib release the GIL in C++
+    # code but a dlib call still holds it; the work is the same, only spread
+    # over cores). 1 = strictly one after the other. Results are identical.
+    detect_threads: int = 2
     # Second CenterFace pass over enlarged overlapping tiles, for small faces.
     tiling: bool = True
     tile_size: int = 1024
     tile_overlap: int = 128
     tile_upscale: float = 1.5
+    # With tiling on, the CenterFace full-image pass only has to find the faces
+    # the tiles leave out (wider than ``tile_overlap``), so it runs on a copy
+    # reduced to this longer side and keeps faces from half the overlap up
+    # (0 = whole pass at working size). bench/recall.py: the same faces found,
+    # at a quarter of the cost.
+    full_pass_side: int = 800
     # Boxes (from any detector or tile) overlapping at least this much are one face.
     merge_iou: float = 0.3
     # Boxes narrower than this (original pixels) are dropped.
@@ -65,6 +77,12 @@ class EngineSettings:
     encoding_model: Literal["small", "large"] = "small"
     # Face width (px) the crop is rescaled to before landmarks and encoding.
     encoding_face_px: int = 150
+    # A photo with at least ``encoding_parallel_min`` faces is encoded by this
+    # many processes (this one and helpers, see faces/encoding_pool.py):
+    # dlib's ResNet holds the GIL and costs ~90 ms of CPU per face. Fewer
+    # faces are not worth the hand-over. 1 = never. Results are identical.
+    encoding_processes: int = 2
+    encoding_parallel_min: int = 24
 
     def as_dict(self) -> dict[str, object]:
         """A JSON-ready copy, for results and audit records."""
@@ -190,34 +208,79 @@ def _hog_confidence(value: float) -> float:
     return 1.0 / (1.0 + math.exp(-2.0 * value))
 
 
+def _hog_boxes(rgb: npt.NDArray[np.uint8], settings: EngineSettings) -> detectors.Detections:
+    hog = detectors.hog_detect(rgb, settings.hog_upsample, settings.hog_threshold)
+    if not hog.size:
+        return detectors.empty_detections()
+    return np.array([[*HOG_TO_FACEBOX.apply(*row[:4]), _hog_confidence(row[4])] for row in hog])
+
+
+def _full_pass(
+    rgb: npt.NDArray[np.uint8], settings: EngineSettings, model: detectors.CenterFace
+) -> detectors.Detections:
+    """CenterFace on the whole image; on a reduced copy when the tiles cover small faces."""
+    height, width = rgb.shape[:2]
+    side = settings.full_pass_side
+    if not settings.tiling or side <= 0 or max(width, height) <= side:
+        return model(rgb, settings.centerface_threshold)
+    factor = side / max(width, height)
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    small = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
+    dets = model(small, settings.centerface_threshold).copy()
+    dets[:, [0, 2]] *= width / size[0]
+    dets[:, [1, 3]] *= height / size[1]
+    # Small faces are the tiles' job (they keep every box up to tile_overlap
+    # wide); on the reduced copy they come out badly placed and would stay
+    # next to the tiles' box as a second, misplaced "face". Half the overlap
+    # leaves a band that both passes cover.
+    dets = dets[(dets[:, 2] - dets[:, 0]) >= settings.tile_overlap / 2]
+    return detectors.clip_detections(dets, width, height)
+
+
 def _run_detectors(
     prepared: PreparedImage, settings: EngineSettings
 ) -> list[tuple[detectors.Detections, str]]:
-    """Raw detections per detector, in FaceBox geometry, working coordinates."""
+    """Raw detections per detector, in FaceBox geometry, working coordinates.
+
+    Always in the same order (HOG, full pass, tiles) whether the passes run
+    one after the other or side by side on ``detect_threads`` threads.
+    """
     rgb = prepared.pixels
-    found: list[tuple[detectors.Detections, str]] = []
+    pool = detectors.thread_pool(settings.detect_threads) if settings.detect_threads > 1 else None
+    model = (
+        detectors.centerface(settings.centerface_threads)
+        if settings.centerface or settings.tiling
+        else None
+    )
+    pending: list[tuple[Future[detectors.Detections], str]] = []
+
+    def start(work: Callable[[], detectors.Detections], label: str) -> None:
+        future: Future[detectors.Detections] = Future()
+        if pool is None:
+            future.set_result(work())
+        else:
+            future = pool.submit(work)
+        pending.append((future, label))
+
     if settings.hog:
-        hog = detectors.hog_detect(rgb, settings.hog_upsample, settings.hog_threshold)
-        if hog.size:
-            converted = np.array(
-                [[*HOG_TO_FACEBOX.apply(*row[:4]), _hog_confidence(row[4])] for row in hog]
-            )
-            found.append((converted, "hog"))
-    if settings.centerface or settings.tiling:
-        model = detectors.centerface(settings.centerface_threads)
+        start(lambda: _hog_boxes(rgb, settings), "hog")
+    if model is not None and settings.centerface:
+        start(lambda: _full_pass(rgb, settings, model), "centerface")
+    tiled: detectors.Detections | None = None
+    if model is not None and settings.tiling:
         threshold = settings.centerface_threshold
-        if settings.centerface:
-            found.append((model(rgb, threshold), "centerface"))
-        if settings.tiling:
-            tiled = detectors.detect_tiled(
-                rgb,
-                lambda tile: model(tile, threshold),
-                settings.tile_size,
-                settings.tile_overlap,
-                settings.tile_upscale,
-            )
-            found.append((tiled, "centerface"))
-    return found
+        tiled = detectors.detect_tiled(
+            rgb,
+            lambda tile: model(tile, threshold),
+            settings.tile_size,
+            settings.tile_overlap,
+            settings.tile_upscale,
+            mapper=pool.map if pool is not None else None,
+        )
+    found = [(future.result(), label) for future, label in pending]
+    if tiled is not None:
+        found.append((tiled, "centerface"))
+    return [(dets, label) for dets, label in found if dets.size]
 
 
 class _Merged(NamedTuple):
@@ -300,12 +363,14 @@ def encode_faces(
     dlib_boxes = [
         FACEBOX_TO_DLIB.apply(b.left * fx, b.top * fy, b.right * fx, b.bottom * fy) for b in boxes
     ]
+    many = len(dlib_boxes) >= settings.encoding_parallel_min
     return encode_crops(
         prepared.pixels,
         dlib_boxes,
         model=settings.encoding_model,
         jitters=settings.encoding_jitters,
         face_px=settings.encoding_face_px,
+        processes=settings.encoding_processes if many else 1,
     )
 
 

@@ -10,32 +10,55 @@ else (ambiguous, weak, unknown) is blurred until a reviewer decides.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-# face_recognition documents 0.6 as its default tolerance ("lower is more
-# strict"; dlib reports 99.38% on LFW at 0.6). Distances up to LOOSE are
-# possible matches worth showing a reviewer.
-LOOSE_THRESHOLD = 0.6
-# An automatic match must be clearly inside that tolerance: face_recognition's
-# README warns that the model is trained on adults, "does not work very well on
-# children" and mixes them up at 0.6; a wrong automatic match can show a
-# child without consent. Measured with
-# bench/thresholds.py on the real test images (adults, small sample): same
-# person on different photos median 0.40, 95th percentile 0.56; different
-# people never below 0.60 (0.59 for 17-43 px faces). 0.5 auto-matches most
-# true pairs (61 of 74) and sends the 0.5-0.6 band to a reviewer as "weak".
-STRICT_THRESHOLD = 0.5
-# Two different people this close to each other in distance are not told
-# apart reliably: the face is "ambiguous", a reviewer decides.
-AMBIGUITY_MARGIN = 0.05
+# The strict/loose thresholds and the ambiguity margin have ONE definition:
+# the MATCH_STRICT / MATCH_LOOSE / MATCH_MARGIN configuration keys (their
+# defaults and the reasons for them are in consentflow/config.py). Callers
+# build a ``MatchThresholds`` from the configuration and pass it on; no module
+# keeps its own copy of the numbers.
 
 Status = Literal["matched", "ambiguous", "weak", "unknown"]
 FloatMatrix = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class MatchThresholds:
+    """When a distance names a person (see ``classify``); built from the configuration.
+
+    ``strict``: below it, a clear best candidate is "matched". ``loose``:
+    below it a candidate is worth showing a reviewer. ``margin``: two
+    people closer than this to each other in distance are "ambiguous".
+    """
+
+    strict: float
+    loose: float
+    margin: float
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.strict <= self.loose:
+            raise ValueError("match thresholds need 0 < strict <= loose")
+        if self.margin < 0.0:
+            raise ValueError("the ambiguity margin cannot be negative")
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> MatchThresholds:
+        """The configured MATCH_STRICT, MATCH_LOOSE and MATCH_MARGIN."""
+        return cls(
+            strict=float(config["MATCH_STRICT"]),
+            loose=float(config["MATCH_LOOSE"]),
+            margin=float(config["MATCH_MARGIN"]),
+        )
+
+    def as_dict(self) -> dict[str, float]:
+        """For results and audit records."""
+        return {"match_strict": self.strict, "match_loose": self.loose,
+                "match_margin": self.margin}
 
 
 @dataclass(frozen=True)
@@ -127,18 +150,14 @@ class ReferenceIndex:
         return [self._top(row, top_k) for row in distances]
 
 
-def classify(
-    candidates: Sequence[Candidate],
-    strict: float = STRICT_THRESHOLD,
-    loose: float = LOOSE_THRESHOLD,
-    margin: float = AMBIGUITY_MARGIN,
-) -> MatchOutcome:
+def classify(candidates: Sequence[Candidate], thresholds: MatchThresholds) -> MatchOutcome:
     """Decide one face from its candidates (closest first, one per person).
 
     matched: best < strict and no other person within ``margin`` of it;
     ambiguous: best < loose and another person within ``margin``;
     weak: strict <= best < loose; unknown: no candidate below ``loose``.
     """
+    strict, loose, margin = thresholds.strict, thresholds.loose, thresholds.margin
     ranked = tuple(sorted(candidates, key=lambda c: (c.distance, c.person_id)))
     if not ranked:
         return MatchOutcome("unknown", None, None, ranked)
@@ -177,6 +196,17 @@ def assign_unique(outcomes: Sequence[MatchOutcome]) -> list[MatchOutcome]:
             outcome = replace(outcome, status="ambiguous", person_id=None)
         result.append(outcome)
     return result
+
+
+def __getattr__(name: str) -> float:
+    # ``LOOSE_THRESHOLD`` is still imported by consentflow/publish/verify.py
+    # (rewritten on another branch to take the configured value). It reads the
+    # configured default instead of keeping a copy of the number.
+    if name == "LOOSE_THRESHOLD":
+        from consentflow.config import MATCH_DEFAULTS
+
+        return MATCH_DEFAULTS["MATCH_LOOSE"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _closer(a: MatchOutcome, b: MatchOutcome) -> bool:

@@ -29,19 +29,18 @@ from sqlalchemy.orm import Session
 
 from consentflow.audit.service import Actor, record_event
 from consentflow.faces.engine import EngineSettings, detect_faces, encode_faces, prepare_image
-from consentflow.faces.matching import MatchOutcome, ReferenceIndex, assign_unique, classify
+from consentflow.faces.matching import (
+    MatchOutcome,
+    MatchThresholds,
+    ReferenceIndex,
+    assign_unique,
+    classify,
+)
 from consentflow.models import Face, FaceReview, Photo, School
 from consentflow.photos.crypto import EncodingCipher
 
 MAX_ATTEMPTS = 4  # the first run and Huey's three retries
 TOP_CANDIDATES = 3
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    strict: float = 0.5
-    loose: float = 0.6
-    margin: float = 0.06
 
 
 @dataclass(frozen=True)
@@ -99,7 +98,7 @@ def _claim_still_ours(session: Session, claim: Claim, values: dict[str, Any]) ->
 
 
 def analyse(data: bytes, settings: EngineSettings, index: ReferenceIndex | None,
-            thresholds: Thresholds) -> list[FaceResult]:
+            thresholds: MatchThresholds) -> list[FaceResult]:
     """Detect every face; encode and match only when there is something to match against."""
     try:
         prepared = prepare_image(io.BytesIO(data), settings.max_side)
@@ -113,13 +112,13 @@ def analyse(data: bytes, settings: EngineSettings, index: ReferenceIndex | None,
     encodings = encode_faces(prepared, boxes, settings)
     candidates = index.match_many(encodings, top_k=5)
     outcomes = assign_unique([
-        classify(c, thresholds.strict, thresholds.loose, thresholds.margin) for c in candidates])
+        classify(c, thresholds) for c in candidates])
     return [FaceResult(b.left, b.top, b.right, b.bottom, b.score, b.detector, o, e)
             for b, o, e in zip(boxes, outcomes, encodings)]
 
 
 def _face_row(photo_id: int, result: FaceResult, cipher: EncodingCipher,
-              thresholds: Thresholds, now: datetime) -> Face:
+              thresholds: MatchThresholds, now: datetime) -> Face:
     outcome = result.outcome
     status = outcome.status if outcome else "unknown"
     # Encodings of faces that match nobody are never stored (SPEC §7).
@@ -141,11 +140,10 @@ def _face_row(photo_id: int, result: FaceResult, cipher: EncodingCipher,
 
 
 def record_result(session: Session, claim: Claim, results: list[FaceResult], *,
-                  cipher: EncodingCipher, settings: EngineSettings, thresholds: Thresholds,
+                  cipher: EncodingCipher, settings: EngineSettings, thresholds: MatchThresholds,
                   now: datetime) -> bool:
     """Replace the photo's detector faces with ``results``; False if the claim was lost."""
-    engine = {**settings.as_dict(), "match_strict": thresholds.strict,
-              "match_loose": thresholds.loose, "match_margin": thresholds.margin}
+    engine = {**settings.as_dict(), **thresholds.as_dict()}
     if not _claim_still_ours(session, claim, {
             "state": "needs_review", "processed_at": now, "failure_reason": None,
             "engine_settings": engine}):

@@ -17,6 +17,7 @@ from flask import current_app
 from consentflow.audit.service import Actor
 from consentflow.extensions import db
 from consentflow.faces.engine import EngineSettings
+from consentflow.faces.matching import MatchThresholds
 from consentflow.jobs import enqueue, job
 from consentflow.models import Photo, utcnow
 from consentflow.photos import processing, rematch
@@ -36,10 +37,9 @@ def engine_settings() -> EngineSettings:
     return EngineSettings(**dict(current_app.config.get("FACE_ENGINE", {}) or {}))
 
 
-def thresholds() -> processing.Thresholds:
-    cfg = current_app.config
-    return processing.Thresholds(float(cfg["MATCH_STRICT"]), float(cfg["MATCH_LOOSE"]),
-                                 float(cfg["MATCH_MARGIN"]))
+def thresholds() -> MatchThresholds:
+    """The configured match thresholds (their one definition: MATCH_* in the config)."""
+    return MatchThresholds.from_config(current_app.config)
 
 
 @job("process_photo", retries=3, retry_delay=10, retry_backoff=2.0)

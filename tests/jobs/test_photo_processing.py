@@ -9,6 +9,7 @@ from flask import current_app
 from sqlalchemy import func, select, update
 
 from consentflow.faces.engine import EngineSettings
+from consentflow.faces.matching import MatchThresholds
 from consentflow.jobs import get_queue
 from consentflow.models import AuditEvent, Face, FaceReview, Photo
 from consentflow.photos import processing, service
@@ -107,7 +108,7 @@ def test_worker_killed_mid_photo_is_processed_exactly_once(app, db_session, setu
 
 def _late_record(session, claim) -> bool:
     ok = processing.record_result(session, claim, [], cipher=cipher_from_config(current_app.config),
-                                  settings=EngineSettings(), thresholds=processing.Thresholds(),
+                                  settings=EngineSettings(), thresholds=MatchThresholds.from_config(current_app.config),
                                   now=NOW)
     session.rollback()
     return ok

@@ -25,7 +25,8 @@ from consentflow.faces.engine import (
     encode_faces,
     prepare_image,
 )
-from consentflow.faces.matching import ReferenceIndex, assign_unique, classify
+from consentflow.config import MATCH_DEFAULTS
+from consentflow.faces.matching import MatchThresholds, ReferenceIndex, assign_unique, classify
 
 pytestmark = [
     pytest.mark.slow,
@@ -34,6 +35,7 @@ pytestmark = [
 
 FACES = Path(__file__).resolve().parents[1] / "data" / "faces"
 SETTINGS = EngineSettings()
+THRESHOLDS = MatchThresholds.from_config(MATCH_DEFAULTS)
 # two_people.jpg, hand-checked (bench/annotations.json): Obama left, Biden right.
 OBAMA_BOX = (230, 21, 390, 231)
 BIDEN_BOX = (781, 39, 951, 269)
@@ -261,7 +263,7 @@ def test_same_person_on_another_photo_is_matched(enrolled: ReferenceIndex) -> No
     assert len(faces) == 1
     (encoding,) = encode_faces(prepared, faces, SETTINGS)
     assert encoding.shape == (128,) and encoding.dtype == np.float64
-    outcome = classify(enrolled.match(encoding))
+    outcome = classify(enrolled.match(encoding), THRESHOLDS)
     assert (outcome.status, outcome.person_id) == ("matched", OBAMA)
 
 
@@ -270,7 +272,7 @@ def test_different_people_do_not_match() -> None:
     biden_prepared, biden_faces = _detect(FACES / "biden.jpg")
     only_obama = ReferenceIndex([(OBAMA, encode_faces(obama_prepared, obama_faces, SETTINGS)[0])])
     biden = encode_faces(biden_prepared, biden_faces, SETTINGS)[0]
-    outcome = classify(only_obama.match(biden))
+    outcome = classify(only_obama.match(biden), THRESHOLDS)
     assert outcome.status == "unknown"
     assert outcome.person_id is None
     assert outcome.distance is not None and outcome.distance > 0.6
@@ -281,7 +283,7 @@ def test_two_people_are_told_apart(
 ) -> None:
     prepared, faces = two_people
     encodings = encode_faces(prepared, faces, SETTINGS)
-    outcomes = assign_unique([classify(c) for c in enrolled.match_many(np.stack(encodings))])
+    outcomes = assign_unique([classify(c, THRESHOLDS) for c in enrolled.match_many(np.stack(encodings))])
     assert [(o.status, o.person_id) for o in outcomes] == [("matched", OBAMA), ("matched", BIDEN)]
 
 
@@ -296,7 +298,7 @@ def test_same_face_twice_in_one_photo_is_assigned_once(enrolled: ReferenceIndex)
     prepared, faces = _detect(collage)
     assert len(faces) == 2
     outcomes = [
-        classify(c) for c in enrolled.match_many(np.stack(encode_faces(prepared, faces, SETTINGS)))
+        classify(c, THRESHOLDS) for c in enrolled.match_many(np.stack(encode_faces(prepared, faces, SETTINGS)))
     ]
     assert [(o.status, o.person_id) for o in outcomes] == [("matched", BIDEN)] * 2
     unique = assign_unique(outcomes)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from consentflow.config import MATCH_DEFAULTS
 from consentflow.faces.matching import (
-    AMBIGUITY_MARGIN,
-    LOOSE_THRESHOLD,
-    STRICT_THRESHOLD,
     Candidate,
     MatchOutcome,
+    MatchThresholds,
     ReferenceIndex,
     assign_unique,
     classify,
@@ -31,12 +30,31 @@ def _at(origin: np.ndarray, distance: float, axis: int) -> np.ndarray:
 
 
 ORIGIN = np.full(128, 0.05)
+DEFAULTS = MatchThresholds.from_config(MATCH_DEFAULTS)
+STRICT_THRESHOLD, LOOSE_THRESHOLD, AMBIGUITY_MARGIN = (
+    DEFAULTS.strict,
+    DEFAULTS.loose,
+    DEFAULTS.margin,
+)
 
 
 def test_thresholds_are_ordered_and_loose_is_face_recognition_default() -> None:
     assert LOOSE_THRESHOLD == 0.6
     assert 0 < STRICT_THRESHOLD < LOOSE_THRESHOLD
     assert 0 < AMBIGUITY_MARGIN < LOOSE_THRESHOLD - STRICT_THRESHOLD
+
+
+@pytest.mark.parametrize(
+    ("strict", "loose", "margin"), [(0.0, 0.6, 0.05), (0.61, 0.6, 0.05), (0.5, 0.6, -0.01)]
+)
+def test_inconsistent_thresholds_are_refused(strict: float, loose: float, margin: float) -> None:
+    with pytest.raises(ValueError):
+        MatchThresholds(strict, loose, margin)
+
+
+def test_thresholds_come_from_the_configuration_keys() -> None:
+    config = {"MATCH_STRICT": "0.41", "MATCH_LOOSE": 0.55, "MATCH_MARGIN": 0.02, "OTHER": 1}
+    assert MatchThresholds.from_config(config) == MatchThresholds(0.41, 0.55, 0.02)
 
 
 def test_best_distance_per_person_over_several_portraits() -> None:
@@ -81,7 +99,7 @@ def test_empty_index_gives_unknown() -> None:
     index = ReferenceIndex([])
     assert index.match(ORIGIN) == []
     assert index.match_many(np.stack([ORIGIN, ORIGIN])) == [[], []]
-    outcome = classify(index.match(ORIGIN))
+    outcome = classify(index.match(ORIGIN), DEFAULTS)
     assert outcome == MatchOutcome("unknown", None, None, ())
 
 
@@ -93,7 +111,7 @@ def test_rejects_encodings_that_are_not_128_d() -> None:
 def _classify_from(distances: dict[int, float]) -> MatchOutcome:
     """Build a real index whose persons sit at the given distances, then classify."""
     refs = [(person, _at(ORIGIN, d, axis)) for axis, (person, d) in enumerate(distances.items())]
-    return classify(ReferenceIndex(refs).match(ORIGIN))
+    return classify(ReferenceIndex(refs).match(ORIGIN), DEFAULTS)
 
 
 def test_clear_match_below_strict() -> None:
@@ -142,28 +160,29 @@ def test_beyond_loose_is_unknown() -> None:
     ],
 )
 def test_threshold_boundaries(best: float, status: str) -> None:
-    outcome = classify([Candidate(1, best), Candidate(2, 0.95)])
+    outcome = classify([Candidate(1, best), Candidate(2, 0.95)], DEFAULTS)
     assert outcome.status == status
 
 
 def test_same_person_twice_in_candidates_is_not_a_rival() -> None:
-    outcome = classify([Candidate(4, 0.30), Candidate(4, 0.31), Candidate(9, 0.80)])
+    outcome = classify([Candidate(4, 0.30), Candidate(4, 0.31), Candidate(9, 0.80)], DEFAULTS)
     assert (outcome.status, outcome.person_id) == ("matched", 4)
 
 
 def test_custom_thresholds_are_used() -> None:
     candidates = [Candidate(1, 0.45), Candidate(2, 0.9)]
-    assert classify(candidates).status == "matched"
-    assert classify(candidates, strict=0.4, loose=0.6, margin=0.05).status == "weak"
-    assert classify(candidates, strict=0.3, loose=0.4, margin=0.05).status == "unknown"
+    assert classify(candidates, DEFAULTS).status == "matched"
+    assert classify(candidates, MatchThresholds(0.4, 0.6, 0.05)).status == "weak"
+    assert classify(candidates, MatchThresholds(0.3, 0.4, 0.05)).status == "unknown"
+    assert classify(candidates, MatchThresholds(0.5, 0.95, 0.5)).status == "ambiguous"
 
 
 def _matched(person: int, distance: float) -> MatchOutcome:
-    return classify([Candidate(person, distance), Candidate(person + 1000, 0.95)])
+    return classify([Candidate(person, distance), Candidate(person + 1000, 0.95)], DEFAULTS)
 
 
 def test_assign_unique_keeps_only_the_closest_face_per_person() -> None:
-    outcomes = [_matched(5, 0.40), _matched(6, 0.35), _matched(5, 0.25), classify([])]
+    outcomes = [_matched(5, 0.40), _matched(6, 0.35), _matched(5, 0.25), classify([], DEFAULTS)]
     assert [o.status for o in outcomes] == ["matched", "matched", "matched", "unknown"]
     result = assign_unique(outcomes)
     assert [(o.status, o.person_id) for o in result] == [
