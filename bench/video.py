@@ -53,7 +53,9 @@ from bench.common import CACHE_DIR, FACES_DIR, machine, table  # noqa: E402
 from bench.videoclip import Actor, TruthBox, compose_clip, face_box  # noqa: E402
 from consentflow.faces import detectors  # noqa: E402
 from consentflow.faces.engine import EngineSettings, FaceBox, encode_faces  # noqa: E402
-from consentflow.faces.matching import LOOSE_THRESHOLD  # noqa: E402
+from consentflow.faces.matching import MatchThresholds  # noqa: E402
+
+LOOSE_THRESHOLD = MatchThresholds.defaults().loose
 from consentflow.publish.redact import Box, head_region  # noqa: E402
 from consentflow.video.analyse import VideoSettings, analyse_video  # noqa: E402
 from consentflow.video.decode import Frame, VideoLimits, iter_frames, probe_video  # noqa: E402

@@ -47,6 +47,13 @@ class MatchThresholds:
             raise ValueError("the ambiguity margin cannot be negative")
 
     @classmethod
+    def defaults(cls) -> MatchThresholds:
+        """The shipped defaults, for code that runs without an app (benches, tests)."""
+        from consentflow.config import MATCH_DEFAULTS
+
+        return cls.from_config(MATCH_DEFAULTS)
+
+    @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> MatchThresholds:
         """The configured MATCH_STRICT, MATCH_LOOSE and MATCH_MARGIN."""
         return cls(
@@ -196,17 +203,6 @@ def assign_unique(outcomes: Sequence[MatchOutcome]) -> list[MatchOutcome]:
             outcome = replace(outcome, status="ambiguous", person_id=None)
         result.append(outcome)
     return result
-
-
-def __getattr__(name: str) -> float:
-    # ``LOOSE_THRESHOLD`` is still imported by consentflow/publish/verify.py
-    # (rewritten on another branch to take the configured value). It reads the
-    # configured default instead of keeping a copy of the number.
-    if name == "LOOSE_THRESHOLD":
-        from consentflow.config import MATCH_DEFAULTS
-
-        return MATCH_DEFAULTS["MATCH_LOOSE"]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _closer(a: MatchOutcome, b: MatchOutcome) -> bool:

@@ -26,7 +26,6 @@ from consentflow.models.consent import CHANNELS
 from consentflow.photos.derived import check_renderable
 from consentflow.photos.imaging import is_video_type, load_upright
 from consentflow.photos.storage import Storage, content_key
-from consentflow.faces.matching import LOOSE_THRESHOLD
 from consentflow.publish.redact import (
     PlannedFace,
     Redaction,
@@ -294,7 +293,7 @@ def publish_photo(
     cipher: Any = None,
     settings: EngineSettings | None = None,
     channel_note: str | None = None,
-    tolerance: float = LOOSE_THRESHOLD,
+    tolerance: float,
     still_ours: Callable[[], bool] | None = None,
 ) -> Publication:
     """Publish an approved photo for one purpose with consent re-checked and the result verified.

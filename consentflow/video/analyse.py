@@ -25,7 +25,13 @@ import numpy as np
 from PIL import Image
 
 from consentflow.faces.engine import EngineSettings, FaceBox, detect_faces, encode_faces, prepare_image
-from consentflow.faces.matching import Candidate, MatchOutcome, ReferenceIndex, classify
+from consentflow.faces.matching import (
+    Candidate,
+    MatchOutcome,
+    MatchThresholds,
+    ReferenceIndex,
+    classify,
+)
 from consentflow.publish.redact import Box, head_region
 from consentflow.video.decode import Frame, RGBArray, VideoInfo, VideoLimits, iter_frames, probe_video
 from consentflow.video.tracking import FaceTracker, Track, TrackerSettings
@@ -163,7 +169,8 @@ def _encode(track: Track, crops: Sequence[_Crop], engine: EngineSettings) -> Tra
     return replace(track, encodings=encodings, crop=crop)
 
 
-def match_tracks(tracks: Sequence[Track], index: ReferenceIndex) -> list[MatchOutcome]:
+def match_tracks(tracks: Sequence[Track], index: ReferenceIndex,
+                 thresholds: MatchThresholds) -> list[MatchOutcome]:
     """One outcome per track, with the photo rules (``matching.classify``).
 
     A person's distance to a track is the WORST over the track's encodings:
@@ -176,11 +183,12 @@ def match_tracks(tracks: Sequence[Track], index: ReferenceIndex) -> list[MatchOu
     outcomes: list[MatchOutcome] = []
     for track in tracks:
         if not track.encodings or index.person_count == 0:
-            outcomes.append(classify([]))
+            outcomes.append(classify([], thresholds))
             continue
         worst = index.person_distances(np.stack(track.encodings)).max(axis=0)
         candidates = [Candidate(pid, float(d)) for pid, d in zip(index.person_ids, worst)]
-        outcomes.append(classify(sorted(candidates, key=lambda c: (c.distance, c.person_id))[:5]))
+        ranked = sorted(candidates, key=lambda c: (c.distance, c.person_id))[:5]
+        outcomes.append(classify(ranked, thresholds))
     return _unique_in_time(tracks, outcomes)
 
 

@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 from consentflow.faces.engine import EngineSettings, FaceBox, box_iou, detect_faces, encode_faces, prepare_image
-from consentflow.faces.matching import LOOSE_THRESHOLD, ReferenceIndex
+from consentflow.faces.matching import ReferenceIndex
 from consentflow.publish.redact import Box
 from consentflow.video.decode import VideoLimits, iter_frames, probe_video
 from consentflow.video.tracking import Track
@@ -70,11 +70,15 @@ def verify_video(
     rendered: str | os.PathLike[str],
     blurred: Sequence[Track],
     engine: EngineSettings,
+    tolerance: float,
     step: int = 2,
     blurred_people: ReferenceIndex | None = None,
     limits: VideoLimits = VideoLimits(),
 ) -> VerificationResult:
-    """Pass only when no blurred track can be found again on the rendered video."""
+    """Pass only when no blurred track can be found again on the rendered video.
+
+    ``tolerance`` is the configured loose match threshold (``MatchThresholds.loose``).
+    """
     info = probe_video(rendered, limits)
     encoded = [(t.id, e) for t in blurred for e in t.encodings]
     track_index = ReferenceIndex(encoded) if encoded else None
@@ -102,12 +106,12 @@ def verify_video(
         encodings = np.stack(encode_faces(Image.fromarray(frame.pixels), faces, engine))
         if track_index is not None:
             for face, candidates in zip(faces, track_index.match_many(encodings, top_k=1)):
-                if candidates and candidates[0].distance < LOOSE_THRESHOLD:
+                if candidates and candidates[0].distance < tolerance:
                     leaks.append(leak("matches_blurred_track", face, track_id=candidates[0].person_id,
                                       distance=candidates[0].distance))
         if blurred_people is not None:
             for face, candidates in zip(faces, blurred_people.match_many(encodings, top_k=1)):
-                if candidates and candidates[0].distance < LOOSE_THRESHOLD:
+                if candidates and candidates[0].distance < tolerance:
                     leaks.append(leak("matches_blurred_person", face, person_id=candidates[0].person_id,
                                       distance=candidates[0].distance))
     return VerificationResult(frames_checked, faces_seen, step, tuple(leaks))

@@ -6,6 +6,8 @@ real engine; the queue runs in memory and jobs are run by ``run_jobs``.
 
 from __future__ import annotations
 
+from consentflow.faces.matching import MatchThresholds
+
 import threading
 from datetime import timedelta
 
@@ -157,7 +159,8 @@ def test_two_publishers_past_every_claim_still_leave_one_publication(app, db_ses
                 barrier.wait()
                 publish_photo(db.session, actor=actor, school_id=school_id, photo_id=photo_id,
                               channel=SOCIAL, storage=LocalStorage(app.config["STORAGE_DIR"]),
-                              now=utcnow())
+                              now=utcnow(),
+                              tolerance=MatchThresholds.from_config(app.config).loose)
                 db.session.commit()
                 outcomes.append("published")
             except Exception as err:  # IntegrityError, a conflict, or SQLite's lock

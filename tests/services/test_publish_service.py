@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from consentflow.faces.matching import MatchThresholds
+
 import hashlib
 import io
 from datetime import timedelta
@@ -13,7 +15,6 @@ from sqlalchemy import select
 from consentflow.audit.service import verify_chain
 from consentflow.errors import InvalidInput, InvalidState
 from consentflow.faces.engine import EngineSettings, detect_faces, encode_faces, prepare_image
-from consentflow.faces.matching import LOOSE_THRESHOLD
 from consentflow.models import AuditEvent, PhotoPurpose, Publication
 from consentflow.publish.service import PublicationRefused, approve_purpose, publish_photo
 from consentflow.review.service import record_review
@@ -50,7 +51,8 @@ def _approve(db_session, w, channel=SOCIAL, at=APPROVED_AT):
 
 def _publish(db_session, w, channel=SOCIAL, at=PUBLISH_AT):
     return publish_photo(db_session, actor=w.actor, school_id=w.school.id, photo_id=w.photo.id,
-                         channel=channel, storage=w.storage, now=at)
+                         channel=channel, storage=w.storage, now=at,
+                         tolerance=MatchThresholds.defaults().loose)
 
 
 def test_face_without_consent_is_blurred_and_not_recognisable(app, db_session, biden_reference):
@@ -69,11 +71,11 @@ def test_face_without_consent_is_blurred_and_not_recognisable(app, db_session, b
 
     distances = [float(np.linalg.norm(e - biden_reference)) for e in _encodings(published)]
     assert distances, "Obama's face should still be there"
-    assert min(distances) >= LOOSE_THRESHOLD, distances
+    assert min(distances) >= MatchThresholds.defaults().loose, distances
     # The original does contain Biden for our matcher (so this test can fail).
     original = [float(np.linalg.norm(e - biden_reference))
                 for e in _encodings(Image.open(FACES / "two_people.jpg"))]
-    assert min(original) < LOOSE_THRESHOLD
+    assert min(original) < MatchThresholds.defaults().loose
 
     by_person = {e["person_id"]: e for e in publication.snapshot}
     assert by_person[w.biden.id]["decision"] == "blur_no_consent"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from consentflow.faces.matching import MatchThresholds
+
 from datetime import timedelta
 
 import pytest
@@ -44,7 +46,7 @@ def _publish_everywhere(db_session, w, photo, channels=("social_media", "website
                         channel=channel, expected_version=None, now=APPROVED_AT)
         pubs.append(publish_photo(db_session, actor=w.actor, school_id=w.school.id,
                                   photo_id=photo.id, channel=channel, storage=w.storage,
-                                  now=PUBLISH_AT))
+                                  now=PUBLISH_AT, tolerance=MatchThresholds.defaults().loose))
     return pubs
 
 

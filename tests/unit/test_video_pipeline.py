@@ -16,7 +16,10 @@ from PIL import Image
 
 from bench.videoclip import Actor, TruthBox, compose_clip, face_box
 from consentflow.faces.engine import EngineSettings, FaceBox, encode_faces
-from consentflow.faces.matching import LOOSE_THRESHOLD, STRICT_THRESHOLD, ReferenceIndex
+from consentflow.faces.matching import MatchThresholds, ReferenceIndex
+
+LOOSE_THRESHOLD = MatchThresholds.defaults().loose
+STRICT_THRESHOLD = MatchThresholds.defaults().strict
 from consentflow.video.analyse import VideoAnalysis, VideoSettings, analyse_video, match_tracks
 from consentflow.video.decode import iter_frames, probe_video
 from consentflow.video.render import RenderedVideo, render_video
@@ -178,7 +181,7 @@ def test_no_metadata_of_the_source_survives(clip, all_blurred: RenderedVideo) ->
 
 def test_the_verifier_passes_the_redacted_video(analysis: VideoAnalysis,
                                                 all_blurred: RenderedVideo) -> None:
-    result = verify_video(all_blurred.path, analysis.tracks, SETTINGS.engine, step=2)
+    result = verify_video(all_blurred.path, analysis.tracks, SETTINGS.engine, LOOSE_THRESHOLD, step=2)
     assert result.frames_checked == 22  # every 2nd frame, and the last
     assert result.passed, result.leaks
 
@@ -202,7 +205,7 @@ def test_a_kept_face_stays_recognisable(analysis: VideoAnalysis, clip, workdir: 
     biden = reference("biden.jpg", face_box(FACES / "biden.jpg"))
     assert max(distances_on_video(rendered.path, truth, OBAMA, obama)) < STRICT_THRESHOLD
     assert min(distances_on_video(rendered.path, truth, BIDEN, biden)) >= LOOSE_THRESHOLD
-    result = verify_video(rendered.path, blurred, SETTINGS.engine, step=2)
+    result = verify_video(rendered.path, blurred, SETTINGS.engine, LOOSE_THRESHOLD, step=2)
     assert result.passed, result.leaks
     assert result.faces_seen > 0  # the kept faces were seen, and are no leak
 
@@ -212,7 +215,7 @@ def test_the_verifier_names_the_track_and_time_of_a_leak(analysis: VideoAnalysis
     # Render WITHOUT blurring, then verify as if every track had been blurred.
     source, truth = clip
     unblurred = render(analysis, source, workdir / "nothing_blurred.mp4", [])
-    result = verify_video(unblurred.path, analysis.tracks, SETTINGS.engine, step=2)
+    result = verify_video(unblurred.path, analysis.tracks, SETTINGS.engine, LOOSE_THRESHOLD, step=2)
     assert not result.passed
     biden_ids = {t.id for t in tracks_of(BIDEN, analysis, truth)}
     leaks = [leak for leak in result.leaks if leak.track_id in biden_ids]
@@ -225,7 +228,7 @@ def test_tracks_are_matched_like_photo_faces(analysis: VideoAnalysis, clip) -> N
     _, truth = clip
     obama, biden = face_box_pair()
     index = ReferenceIndex([(1, obama), (2, biden)])
-    outcomes = dict(zip((t.id for t in analysis.tracks), match_tracks(analysis.tracks, index)))
+    outcomes = dict(zip((t.id for t in analysis.tracks), match_tracks(analysis.tracks, index, MatchThresholds.defaults())))
     for track in tracks_of(BIDEN, analysis, truth):
         assert outcomes[track.id].status == "matched"
         assert outcomes[track.id].person_id == 2

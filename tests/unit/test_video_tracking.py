@@ -7,7 +7,7 @@ from types import MappingProxyType
 import numpy as np
 
 from consentflow.faces.engine import FaceBox
-from consentflow.faces.matching import ReferenceIndex
+from consentflow.faces.matching import MatchThresholds, ReferenceIndex
 from consentflow.publish.redact import Box
 from consentflow.video.analyse import match_tracks
 from consentflow.video.tracking import FaceTracker, Track, TrackerSettings, boxes_per_frame
@@ -107,7 +107,7 @@ def test_one_person_is_at_most_one_track_at_a_time() -> None:
     near = [person + rng.normal(0, 0.01, 128) for _ in range(3)]
     nearer = [person + rng.normal(0, 0.005, 128) for _ in range(3)]
     tracks = [_track(1, 0, 50, near), _track(2, 40, 90, nearer), _track(3, 200, 260, near)]
-    outcomes = match_tracks(tracks, index)
+    outcomes = match_tracks(tracks, index, MatchThresholds.defaults())
     # 1 and 2 overlap in time: the closer one (2) keeps the match; 3 comes later.
     assert [o.status for o in outcomes] == ["ambiguous", "matched", "matched"]
     assert [o.person_id for o in outcomes] == [None, 1, 1]
@@ -119,5 +119,5 @@ def test_a_track_that_changes_face_is_not_matched_on_its_better_half() -> None:
     stranger = rng.normal(0, 0.1, 128)
     index = ReferenceIndex([(1, person)])
     mixed = _track(1, 0, 50, [person, person, stranger])
-    assert match_tracks([mixed], index)[0].status == "unknown"
-    assert match_tracks([_track(2, 0, 50, [])], index)[0].status == "unknown"
+    assert match_tracks([mixed], index, MatchThresholds.defaults())[0].status == "unknown"
+    assert match_tracks([_track(2, 0, 50, [])], index, MatchThresholds.defaults())[0].status == "unknown"

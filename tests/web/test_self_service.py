@@ -10,6 +10,8 @@ once the student is 16.
 
 from __future__ import annotations
 
+from consentflow.faces.matching import MatchThresholds
+
 import hashlib
 import re
 from dataclasses import dataclass
@@ -257,7 +259,7 @@ def test_a_real_publication_serves_the_redacted_file_not_the_original(app, clien
                            now=now - timedelta(days=1)).status == "approved"
     publication = publish_photo(db_session, actor=w.actor, school_id=w.school.id,
                                 photo_id=w.photo.id, channel="website", storage=w.storage,
-                                now=now)
+                                now=now, tolerance=MatchThresholds.defaults().loose)
     rnd = _round(db_session, w)
     _, obama_url = _link(db_session, app, rnd, w.obama)
     _, biden_url = _link(db_session, app, rnd, w.biden)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from consentflow.faces.matching import MatchThresholds
+
 import io
 import re
 
@@ -134,7 +136,8 @@ def test_a_video_cannot_be_approved_previewed_or_published(app, client, auth, db
     storage = LocalStorage(app.config["STORAGE_DIR"])
     with pytest.raises(InvalidState):
         publish_photo(db_session, actor=actor, school_id=school.id, photo_id=video.id,
-                      channel="website", storage=storage, now=video.uploaded_at)
+                      channel="website", storage=storage, now=video.uploaded_at,
+                      tolerance=MatchThresholds.defaults().loose)
     with pytest.raises(InvalidState):
         approve_purpose(db_session, actor=actor, school_id=school.id, photo_id=video.id,
                         channel="website", expected_version=None, now=video.uploaded_at)
