@@ -15,7 +15,9 @@ import pytest
 from PIL import Image, ImageCms
 
 from consentflow.faces.engine import EngineSettings, detect_faces, encode_faces, prepare_image
-from consentflow.faces.matching import LOOSE_THRESHOLD, ReferenceIndex
+from consentflow.faces.matching import MatchThresholds, ReferenceIndex
+
+LOOSE_THRESHOLD = MatchThresholds.defaults().loose
 from consentflow.publish.redact import (
     Box,
     PlannedFace,
