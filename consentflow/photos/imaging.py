@@ -24,6 +24,7 @@ import io
 import re
 import warnings
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pillow_heif
@@ -71,14 +72,26 @@ MESSAGES: dict[str, str] = {
 }
 
 
-class ImageRejected(Exception):
-    """An upload that is not an acceptable image; ``code`` keys ``MESSAGES``."""
+class CodedRejection(Exception):
+    """A refused file: ``code`` keys the subclass's ``MESSAGES`` (English; the UI translates).
+
+    ``detail`` is for logs only, never shown to a user.
+    """
+
+    MESSAGES: ClassVar[dict[str, str]] = {}
 
     def __init__(self, code: str, detail: str = "") -> None:
-        super().__init__(MESSAGES.get(code, code))
+        message = self.MESSAGES.get(code, code)
+        super().__init__(message)
         self.code = code
-        self.message = MESSAGES.get(code, code)
+        self.message = message
         self.detail = detail
+
+
+class ImageRejected(CodedRejection):
+    """An upload that is not an acceptable image."""
+
+    MESSAGES = MESSAGES
 
 
 @dataclass(frozen=True)

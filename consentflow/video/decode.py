@@ -26,6 +26,8 @@ import av.error
 import numpy as np
 import numpy.typing as npt
 
+from consentflow.photos.imaging import CodedRejection
+
 RGBArray = npt.NDArray[np.uint8]
 
 # FFmpeg demuxer names: MP4/MOV/3GP share one demuxer, WebM/MKV another.
@@ -53,14 +55,10 @@ MESSAGES: dict[str, str] = {
 }
 
 
-class VideoRejected(Exception):
-    """A video that may not be processed; ``code`` keys ``MESSAGES`` (English, translated by the UI)."""
+class VideoRejected(CodedRejection):
+    """A video that may not be processed."""
 
-    def __init__(self, code: str, detail: str = "") -> None:
-        super().__init__(MESSAGES.get(code, code))
-        self.code = code
-        self.message = MESSAGES.get(code, code)
-        self.detail = detail
+    MESSAGES = MESSAGES
 
 
 @dataclass(frozen=True)
