@@ -74,6 +74,14 @@ bench: install
 	$(UV) run --frozen python bench/match.py
 	$(UV) run --frozen python bench/throughput.py
 	$(UV) run --frozen python bench/pipeline.py
+	$(UV) run --frozen python bench/group_photo.py
+	$(UV) run --frozen python bench/lookalikes.py
+	$(UV) run --frozen python bench/review_page.py
+
+# consentflow against deface on a composed 20 s 1080p30 clip (installs deface
+# into its own virtualenv under $TMPDIR; takes a while).
+bench-video: install
+	$(UV) run --frozen python bench/video.py
 
 # Refresh the README screenshots from the browser tests (Dutch UI, real flow).
 screenshots: install system-deps
@@ -84,4 +92,4 @@ translations:
 	$(UV) run --frozen pybabel update -i consentflow/translations/messages.pot -d consentflow/translations
 	$(UV) run --frozen pybabel compile -d consentflow/translations
 
-.PHONY: help uv install system-deps run serve test wheel test-pg bench screenshots translations
+.PHONY: help uv install system-deps run serve test wheel bench-video test-pg bench screenshots translations
