@@ -235,3 +235,26 @@ def test_a_face_nobody_reviewed_is_a_leak(app, db_session):
     assert [(leak.face_id, leak.reason) for leak in refused.value.leaks] == [
         (None, "unreviewed_face")]
     assert db_session.scalar(select(Face).where(Face.id == w.obama_face.id)) is not None
+
+
+@pytest.mark.parametrize(("strict", "loose", "published"), [(0.5, 0.6, False), (0.15, 0.2, True)])
+def test_the_worker_checks_with_the_configured_loose_threshold(app, db_session, strict, loose,
+                                                               published):
+    """The publication job takes MATCH_LOOSE from the configuration: at 0.2 the
+    'not a face' twin (about 0.3-0.4 from Obama's reference) is no longer close
+    enough to count, at 0.6 it refuses publication."""
+    from consentflow.jobs import enqueue
+    from consentflow.models import utcnow
+    from consentflow.publish.background import request_publication
+    from tests.jobs.photo_helpers import run_jobs
+
+    app.config.update(MATCH_STRICT=strict, MATCH_LOOSE=loose)
+    w, _left, _right, _cipher = _twins_world(db_session, app)
+    pp = _approve(db_session, w)
+    request_publication(db_session, actor=w.actor, school_id=w.school.id, photo_id=w.photo.id,
+                        channel=SOCIAL, channel_note=None, now=utcnow())
+    db_session.commit()
+    enqueue("publish_purpose", pp.id)
+    run_jobs(app)
+    db_session.expire_all()
+    assert bool(db_session.scalars(select(Publication)).all()) is published
