@@ -16,8 +16,7 @@ from consentflow.photos import processing, service
 from consentflow.photos.crypto import cipher_from_config
 from consentflow.photos.tasks import process_photo, requeue_stale
 from tests import factories
-from tests.jobs.photo_helpers import (ACTOR, NOW, enrol, face_bytes, faces_of, photo, run_jobs,
-                                      upload)
+from tests.jobs.photo_helpers import ACTOR, NOW, enrol, face_bytes, faces_of, photo, run_jobs, upload
 
 pytestmark = pytest.mark.slow
 

@@ -6,8 +6,6 @@ real engine; the queue runs in memory and jobs are run by ``run_jobs``.
 
 from __future__ import annotations
 
-from consentflow.faces.matching import MatchThresholds
-
 import threading
 from datetime import timedelta
 
@@ -16,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from consentflow.errors import InvalidState
+from consentflow.faces.matching import MatchThresholds
 from consentflow.jobs import enqueue, get_queue
 from consentflow.models import AuditEvent, PhotoPurpose, Publication, utcnow
 from consentflow.publish.background import claim_run, request_publication

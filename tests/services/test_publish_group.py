@@ -10,8 +10,6 @@ the other marked "not a face" by a reviewer.
 
 from __future__ import annotations
 
-from consentflow.faces.matching import MatchThresholds
-
 import hashlib
 import io
 from datetime import timedelta
@@ -22,6 +20,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from consentflow.faces.engine import EngineSettings, detect_faces, encode_faces, prepare_image
+from consentflow.faces.matching import MatchThresholds
 from consentflow.models import Face, PhotoPurpose, Publication, ReferenceFace
 from consentflow.photos.crypto import cipher_from_config
 from consentflow.photos.imaging import load_upright

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from consentflow.faces.matching import MatchThresholds
-
 import hashlib
 import io
 from datetime import timedelta
@@ -15,6 +13,7 @@ from sqlalchemy import select
 from consentflow.audit.service import verify_chain
 from consentflow.errors import InvalidInput, InvalidState
 from consentflow.faces.engine import EngineSettings, detect_faces, encode_faces, prepare_image
+from consentflow.faces.matching import MatchThresholds
 from consentflow.models import AuditEvent, PhotoPurpose, Publication
 from consentflow.publish.service import PublicationRefused, approve_purpose, publish_photo
 from consentflow.review.service import record_review

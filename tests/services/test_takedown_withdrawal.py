@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from consentflow.faces.matching import MatchThresholds
-
 from datetime import timedelta
 
 import pytest
@@ -12,6 +10,7 @@ from sqlalchemy import select
 from consentflow.audit.service import Actor, verify_chain
 from consentflow.consent.service import record_consent
 from consentflow.errors import InvalidInput, InvalidState
+from consentflow.faces.matching import MatchThresholds
 from consentflow.models import AuditEvent, PhotoPurpose, Publication, TakedownTask
 from consentflow.publish.service import approve_purpose, publish_photo
 from consentflow.publish.takedown import complete_takedown, open_takedowns

@@ -10,8 +10,6 @@ once the student is 16.
 
 from __future__ import annotations
 
-from consentflow.faces.matching import MatchThresholds
-
 import hashlib
 import re
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from sqlalchemy import select
 from consentflow.audit.service import Actor
 from consentflow.consent.links import make_token, new_nonce
 from consentflow.consent.service import record_consent
+from consentflow.faces.matching import MatchThresholds
 from consentflow.models import (
     AuditEvent,
     ConsentLink,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from consentflow.faces.matching import MatchThresholds
-
 import io
 import re
 
@@ -13,6 +11,7 @@ from sqlalchemy import func, select
 
 from consentflow.audit.service import Actor
 from consentflow.errors import InvalidState
+from consentflow.faces.matching import MatchThresholds
 from consentflow.jobs import get_queue
 from consentflow.models import AuditEvent, Face, Photo, PhotoPurpose, Publication
 from consentflow.photos.service import VIDEO_NOTE, photos_to_reprocess
