@@ -56,6 +56,17 @@ class SignerRuleViolation(InvalidInput):
     """The signer is not allowed to sign for this person on this date."""
 
 
+def user_message(err: DomainError) -> str:
+    """The error's message in the user's language.
+
+    Services raise with English text (they know nothing of the request); the
+    message is the catalogue's msgid, translated here where it is shown.
+    """
+    from flask_babel import gettext
+
+    return gettext(err.message) if err.message else ""
+
+
 def register_error_handlers(app: Flask) -> None:
     """Render domain errors and HTTP errors with the site's error page."""
 
@@ -67,7 +78,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def _domain(err: DomainError):  # type: ignore[no-untyped-def]
-        return _render(err.status_code, type(err).__name__.lower(), err.message)
+        message = err.message if request.path.startswith("/api/v1/") else user_message(err)
+        return _render(err.status_code, type(err).__name__.lower(), message)
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from consentflow.audit.service import record_event
 from consentflow.auth.access import current_actor, has_role, require_school
-from consentflow.errors import DomainError
+from consentflow.errors import DomainError, user_message
 from consentflow.extensions import db
 
 
@@ -90,7 +90,7 @@ class SchoolScopedView(ModelView):
     def handle_view_exception(self, exc: Exception) -> bool:
         # A refused business rule is a message on the form, never a 500.
         if isinstance(exc, DomainError):
-            flash(exc.message, "error")
+            flash(user_message(exc), "error")
             return True
         return bool(super().handle_view_exception(exc))
 

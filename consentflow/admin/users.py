@@ -27,7 +27,7 @@ from consentflow.auth.accounts import (
 from consentflow.auth.passwords import hash_password
 from consentflow.auth.service import check_password_strength, normalise_email, set_password
 from consentflow.auth.sessions import end_all_sessions
-from consentflow.errors import DomainError, InvalidInput
+from consentflow.errors import DomainError, InvalidInput, user_message
 from consentflow.extensions import db
 from consentflow.labels import label
 from consentflow.models import Membership, School, User, utcnow
@@ -144,7 +144,7 @@ class UserView(ModelView):
 
     def handle_view_exception(self, exc: Exception) -> bool:
         if isinstance(exc, DomainError):
-            flash(exc.message, "error")
+            flash(user_message(exc), "error")
             return True
         return bool(super().handle_view_exception(exc))
 

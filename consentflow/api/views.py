@@ -17,7 +17,7 @@ from consentflow.api import service
 from consentflow.api.forms import RevokeForm, TokenForm
 from consentflow.api.v1 import v1
 from consentflow.auth.access import current_actor, require_role, require_school
-from consentflow.errors import DomainError
+from consentflow.errors import DomainError, user_message
 from consentflow.extensions import db
 from consentflow.home.views import Tile, add_tile
 from consentflow.models import utcnow
@@ -63,7 +63,7 @@ def create_token() -> Any:
             name=form.name.data or "", days=int(form.days.data or 0), now=utcnow())
     except DomainError as err:
         db.session.rollback()
-        form.name.errors.append(err.message)
+        form.name.errors.append(user_message(err))
         return _page(form, status=400)
     db.session.commit()
     return _page(TokenForm(formdata=None), new_token=raw)

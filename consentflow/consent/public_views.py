@@ -26,7 +26,7 @@ from consentflow.consent.self_service import (OverviewRefused, check_access, che
 from consentflow.consent.service import latest_record_in_year
 from consentflow.consent.signer import local_date
 from consentflow.consent.submit import find_submission, submit_via_link
-from consentflow.errors import DomainError, NotFound, SignerRuleViolation
+from consentflow.errors import DomainError, NotFound, SignerRuleViolation, user_message
 from consentflow.extensions import db
 from consentflow.models import ConsentLink, School, utcnow
 from consentflow.photos.storage import storage_from_config
@@ -140,7 +140,7 @@ def _submit(token: str, link: ConsentLink, form: PublicConsentForm, action: str,
         return _refused("signer", 409)
     except DomainError as err:
         db.session.rollback()
-        return render_template("public/refused.html", reason="error", message=err.message), err.status_code
+        return render_template("public/refused.html", reason="error", message=user_message(err)), err.status_code
     return redirect(url_for(".done", token=token, withdrawn=1 if action == "withdraw" else None))
 
 

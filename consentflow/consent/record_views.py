@@ -20,7 +20,7 @@ from consentflow.consent.service import record_consent, record_history
 from consentflow.consent.signer import SCHOOL_TZ, SigningDateInvalid, local_date, signs_for_self
 from consentflow.consent.years import latest_form, school_year_on
 from consentflow.audit.service import record_event
-from consentflow.errors import DomainError, SignerRuleViolation
+from consentflow.errors import DomainError, SignerRuleViolation, user_message
 from consentflow.exports import download_name
 from consentflow.extensions import db
 from consentflow.models import ConsentForm, ConsentLink, ConsentRecord, Person, utcnow
@@ -52,7 +52,7 @@ def person(person_id: int) -> Any:
         self_signer = signs_for_self(subject, local_date(now))
         signer_rule = None
     except SignerRuleViolation as err:
-        self_signer, signer_rule = False, err.message
+        self_signer, signer_rule = False, user_message(err)
     return render_template(
         "consent/person.html", subject=subject, rows=_history_rows(subject),
         links=[(lk, link_state(lk, now).label) for lk in links], self_signer=self_signer,
@@ -134,7 +134,7 @@ def record(person_id: int) -> Any:
             form.signed_on.errors = [*form.signed_on.errors, _signing_date_message(err, consent_form)]
         except DomainError as err:
             db.session.rollback()
-            form.signer.errors = [*form.signer.errors, err.message]
+            form.signer.errors = [*form.signer.errors, user_message(err)]
         else:
             flash(_("Consent recorded (record #%(id)s).", id=rec.id), "success")
             return redirect(url_for(".person", person_id=subject.id))
@@ -153,7 +153,7 @@ def evidence(record_id: int) -> Any:
     try:
         path = evidence_path(current_app.config["STORAGE_DIR"], rec.evidence_key)
     except DomainError as err:
-        flash(err.message, "error")
+        flash(user_message(err), "error")
         return redirect(url_for(".person", person_id=rec.person_id))
     record_event(db.session, actor=current_actor(), school_id=rec.school_id, action="consent.evidence_view",
                  object_type="consent_record", object_id=rec.id, subject_ids=[rec.person_id])

@@ -39,7 +39,7 @@ from consentflow.consent.years import (
     latest_form,
     school_year_on,
 )
-from consentflow.errors import DomainError
+from consentflow.errors import DomainError, user_message
 from consentflow.extensions import db
 from consentflow.home.views import Tile, add_tile
 from consentflow.models import (
@@ -119,7 +119,7 @@ def create_year() -> Any:
         db.session.commit()
     except DomainError as err:
         db.session.rollback()
-        flash(err.message, "error")
+        flash(user_message(err), "error")
         return redirect(url_for(".index"))
     flash(_("School year %(label)s is ready, with a first form version.", label=year.label), "success")
     return redirect(url_for(".index"))
@@ -149,7 +149,7 @@ def new_form() -> Any:
             db.session.commit()
         except DomainError as err:
             db.session.rollback()
-            form.wording.errors = [*form.wording.errors, err.message]
+            form.wording.errors = [*form.wording.errors, user_message(err)]
         else:
             flash(_("Form version %(v)s saved.", v=created.version), "success")
             return redirect(url_for(".show_form", form_id=created.id))
@@ -184,7 +184,7 @@ def start_round() -> Any:
         db.session.commit()
     except DomainError as err:
         db.session.rollback()
-        flash(err.message, "error")
+        flash(user_message(err), "error")
         return redirect(url_for(".index"))
     _deliver_if_configured()
     flash(_("Round opened: %(links)s personal links, %(messages)s e-mails in the outbox, "
@@ -321,7 +321,7 @@ def invite_self(person_id: int) -> Any:
         db.session.commit()
     except DomainError as err:
         db.session.rollback()
-        flash(err.message, "error")
+        flash(user_message(err), "error")
         return redirect(url_for(".turned_16"))
     _deliver_if_configured()
     if queued:

@@ -13,7 +13,7 @@ from wtforms import BooleanField
 from wtforms.validators import DataRequired
 
 from consentflow.auth.access import current_actor, get_owned, has_role, require_role, require_school
-from consentflow.errors import DomainError
+from consentflow.errors import DomainError, user_message
 from consentflow.exports import attachment
 from consentflow.extensions import db
 from consentflow.home.views import Tile, add_tile
@@ -85,7 +85,7 @@ def erase(person_id: int) -> Any:
                               storage=storage_from_config(current_app.config))
     except DomainError as err:
         db.session.rollback()
-        flash(err.message, "error")
+        flash(user_message(err), "error")
         return redirect(url_for("privacy.person", person_id=found.id))
     db.session.commit()
     flash(_("Erased %(refs)d reference face(s) and %(enc)d face encoding(s); %(events)d audit "

@@ -25,7 +25,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from consentflow.auth.access import current_actor, get_owned, require_role, require_school
-from consentflow.errors import DomainError
+from consentflow.errors import DomainError, user_message
 from consentflow.exports import attachment
 from consentflow.extensions import db
 from consentflow.home.views import Tile, add_tile
@@ -121,7 +121,7 @@ def redaction(face_id: int) -> Any:
                            face_id=face.id, mode=form.mode.data or "", now=utcnow())
     except DomainError as err:
         db.session.rollback()
-        flash(err.message, "error")
+        flash(user_message(err), "error")
         return back
     db.session.commit()
     flash(_("Saved: this face is now redacted more strongly. Check the preview, approve and "
@@ -147,7 +147,7 @@ def download(publication_id: int) -> Any:
             publication_id=pub.id, storage=storage_from_config(current_app.config), now=utcnow())
     except DomainError as err:
         db.session.rollback()
-        flash(err.message, "error")
+        flash(user_message(err), "error")
         return redirect(url_for("publish.publication", publication_id=pub.id))
     db.session.commit()
     response = Response(data, mimetype="image/jpeg")
@@ -213,7 +213,7 @@ def takedown_done(task_id: int) -> Any:
                           task_id=task.id, note=form.note.data or "", now=utcnow())
     except DomainError as err:
         db.session.rollback()
-        flash(err.message, "error")
+        flash(user_message(err), "error")
         return redirect(url_for("publish.takedowns"))
     db.session.commit()
     flash(_("Takedown recorded."), "success")
