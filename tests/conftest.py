@@ -231,3 +231,15 @@ class Auth:
 @pytest.fixture
 def auth(client: FlaskClient) -> Auth:
     return Auth(client)
+
+
+@pytest.fixture
+def mail_server() -> Iterator[Any]:
+    """A real SMTP server on loopback; pass ``mail_server.config()`` to make_app or app.config."""
+    from tests.mailserver import MailServer
+
+    server = MailServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
