@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from consentflow.consent.effective import effective_records
 from consentflow.consent.purposes import purpose_label
 from consentflow.consent.rounds import active_people
+from consentflow.consent.signer import signers_of
 from consentflow.consent.years import latest_form
 from consentflow.exports import csv_writer
 from consentflow.models import DEFAULT_PURPOSES, ConsentRecord, Person, SchoolYear
@@ -80,11 +81,15 @@ def _group_of(person: Person) -> str:
     return STAFF_GROUP if person.kind == "staff" else (person.group_name or "—")
 
 
-def _contacts(person: Person) -> RemindRow:
-    if person.kind == "staff" or not person.guardians:
+def _contacts(person: Person, on: date) -> RemindRow:
+    """Whom to remind: whoever signs for the person on that day (signer.signers_of, one definition)."""
+    signers = signers_of(person, on)
+    if signers.guardians:
+        return RemindRow(person, tuple(g.email for g in signers.guardians if g.email),
+                         tuple(g.name for g in signers.guardians))
+    if signers.self_signs:
         return RemindRow(person, tuple(filter(None, [person.email])), (person.full_name,))
-    return RemindRow(person, tuple(g.email for g in person.guardians if g.email),
-                     tuple(g.name for g in person.guardians))
+    return RemindRow(person, (), ())  # nobody can be asked: no date of birth or no guardian
 
 
 def compute_coverage(session: Session, *, school_id: int, year: SchoolYear, today: date,
@@ -107,7 +112,7 @@ def compute_coverage(session: Session, *, school_id: int, year: SchoolYear, toda
             for i, purpose in enumerate(purposes):
                 _count(cells[i], cov.totals[i], record, purpose)
             if record is None and (group is None or group == name):
-                cov.remind.append(_contacts(person))
+                cov.remind.append(_contacts(person, on))
         cov.groups.append(GroupRow(name, len(by_group[name]), cells))
     return cov
 

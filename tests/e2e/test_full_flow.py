@@ -71,7 +71,7 @@ def _seed(live: LiveServer) -> dict[str, Any]:
                            (FACES / portrait).read_bytes(), settings=EngineSettings(),
                            today=now.date(), now=now)
         open_round(db.session, actor=actor, school_id=school.id, school_year_id=year.id,
-                   form_id=form.id, valid_days=30,
+                   form_id=form.id,
                    ctx=LinkContext(live.url, live.app.config["SECRET_KEY"]), now=now)
         db.session.commit()
         link = db.session.scalar(select(ConsentLink).where(

@@ -44,7 +44,8 @@ def test_admin_creates_year_and_opens_a_round(app, client, auth, db_session) -> 
     year = db_session.scalar(select(SchoolYear).where(SchoolYear.school_id == school.id))
     form = db_session.scalar(select(ConsentForm).where(ConsentForm.school_year_id == year.id))
     assert form.version == 1 and "face_matching" in form.purposes
-    response = client.post("/consent/rounds", data={"csrf_token": token, "form_id": form.id, "valid_days": 30})
+    response = client.post("/consent/rounds", data={"csrf_token": token, "form_id": form.id,
+                                                    "audience": "everyone", "reminder_max": 0})
     assert response.status_code == 302
     links = db_session.scalars(select(ConsentLink).where(ConsentLink.school_id == school.id)).all()
     # One per guardian-child pair, one for the 16+ student, none for the child without guardians.
