@@ -8,7 +8,7 @@ personal link, so every mail lets the family change or withdraw.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from babel.dates import format_date
 from sqlalchemy.orm import Session
@@ -33,6 +33,11 @@ def long_date(day: date, locale: str) -> str:
     return format_date(day, format="long", locale=locale)
 
 
+def last_valid_day(link: ConsentLink) -> date:
+    """The last school day the link works on ("until and including"): it expires at the midnight after."""
+    return local_date(link.expires_at - timedelta(seconds=1))
+
+
 def recipient_address(link: ConsentLink) -> str | None:
     """Where this link's mail goes: the guardian's address, or the person's own."""
     return (link.guardian.email if link.guardian else link.person.email) or None
@@ -50,7 +55,7 @@ def queue_link_mail(session: Session, ctx: LinkContext, school: School, link: Co
     subject, text, html = render_mail(
         "consent/email/personal_link", locale, kind=kind, school=school, person=link.person,
         guardian=link.guardian, url=ctx.url(link), year=link.round.school_year.label,
-        valid_until=long_date(local_date(link.expires_at), locale))
+        valid_until=long_date(last_valid_day(link), locale))
     link.last_sent_at = now
     return queue_message(session, school_id=school.id, to_address=to, subject=subject, body=text,
                          html=html, now=now)

@@ -17,7 +17,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from fpdf import FPDF
 
-from consentflow.consent.family_mail import long_date, mail_language
+from consentflow.consent.family_mail import last_valid_day, long_date, mail_language
 from consentflow.consent.links import LinkContext
 from consentflow.consent.signer import local_date
 from consentflow.models import ConsentLink, School
@@ -38,7 +38,7 @@ def letter_for(ctx: LinkContext, school: School, link: ConsentLink, now: datetim
     locale = mail_language(link, school)
     person = link.person
     with force_locale(locale):
-        valid_until = long_date(local_date(link.expires_at), locale)
+        valid_until = long_date(last_valid_day(link), locale)
         if link.guardian is not None:
             recipient = link.guardian.name
             intro = _("%(school)s asks you, once per school year, whether photos and videos of %(name)s "

@@ -400,7 +400,8 @@ def outbox() -> Any:
     messages = list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.school_id == school.id)
                                        .order_by(OutboxMessage.id.desc()).limit(300)))
     shown = request.args.get("show", type=int)
-    return render_template("consent/outbox.html", messages=messages, shown=shown,
+    failed = sum(1 for m in messages if m.sent_at is None and m.error)
+    return render_template("consent/outbox.html", messages=messages, shown=shown, failed=failed,
                            smtp=bool(current_app.config.get("MAIL_SERVER")), action_form=ActionForm())
 
 
