@@ -92,6 +92,9 @@ def default_config(instance_path: str) -> dict[str, Any]:
         # The address families reach the app at; every link in mail and letters
         # starts with it. Required outside debug/testing when links are sent.
         "PUBLIC_BASE_URL": "",
+        # Only for a demo on one machine (`make run` sets it): accept a loopback
+        # PUBLIC_BASE_URL outside debug. Never in a real install.
+        "ALLOW_LOOPBACK_LINKS": False,
         # i18n
         "BABEL_DEFAULT_LOCALE": "nl",
         "BABEL_DEFAULT_TIMEZONE": "Europe/Amsterdam",
@@ -161,7 +164,7 @@ def public_base_url(config: Mapping[str, Any]) -> str:
     parts = urlsplit(raw)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ConfigError(f"PUBLIC_BASE_URL {raw!r} is not an http(s) address.")
-    if not relaxed and _is_loopback(parts.hostname):
+    if not relaxed and _is_loopback(parts.hostname) and not config.get("ALLOW_LOOPBACK_LINKS"):
         raise ConfigError(
             f"PUBLIC_BASE_URL {raw!r} is a loopback address that families cannot reach; "
             "set it to the school's public address.")

@@ -247,9 +247,13 @@ def test_a_loopback_public_address_refuses_to_start_in_production(tmp_path) -> N
     from consentflow import create_app
     from consentflow.config import ConfigError
 
+    production = {"SECRET_KEY": "s" * 40, "PUBLIC_BASE_URL": "http://localhost:5000",
+                  "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}", "QUEUE_BACKEND": "memory"}
     with pytest.raises(ConfigError, match="loopback"):
-        create_app({"SECRET_KEY": "s" * 40, "PUBLIC_BASE_URL": "http://localhost:5000",
-                    "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}", "QUEUE_BACKEND": "memory"})
+        create_app(production)
+    # The one-machine demo (`make run`) says so explicitly.
+    demo = create_app(production | {"ALLOW_LOOPBACK_LINKS": True})
+    assert link_context_from(demo.config).base_url == "http://localhost:5000"
 
 
 def test_the_consent_day_runs_daily_in_the_worker_and_does_everything_once(app, db_session) -> None:
