@@ -215,9 +215,16 @@ def send_link(person_id: int) -> Any:
             if summary.messages:
                 flash(_("%(n)s e-mail(s) with the personal link are in the outbox.", n=summary.messages),
                       "success")
-            if summary.unreachable:
+            reasons = [reason for _person, reason in summary.unreachable]
+            if "no e-mail address" in reasons:
                 flash(_("No e-mail address for %(n)s signer(s): print the letter with the link.",
-                        n=len(summary.unreachable)), "warning")
+                        n=reasons.count("no e-mail address")), "warning")
+            if "no guardian" in reasons:
+                flash(_("No guardian is registered for this person, so no link can be sent. Add a "
+                        "guardian first."), "error")
+            if "no date of birth" in reasons:
+                flash(_("The date of birth is unknown, so nobody can tell who signs and no link is sent. "
+                        "Record the date of birth first."), "error")
     if back:
         return redirect(url_for(".show_round", round_id=back))
     return redirect(url_for("consent.records.person", person_id=person.id))

@@ -193,3 +193,15 @@ def test_a_new_mailing_from_the_admin_page_keeps_the_first_link_working(app, cli
     assert response.status_code == 302
     family = app.test_client()
     assert family.get(url).status_code == 200
+
+
+def test_send_link_says_why_nobody_can_be_asked(app, client, auth, db_session) -> None:
+    school, _child, _link = setup_round(db_session, app)
+    orphan = factories.person(db_session, school=school, first="Olaf")
+    db_session.commit()
+    auth.as_role(db_session, "admin", school=school)
+    csrf = CSRF_RE.search(client.get(f"/consent/person/{orphan.id}").get_data(as_text=True)).group(1)
+    response = client.post(f"/consent/people/{orphan.id}/send-link", data={"csrf_token": csrf},
+                           follow_redirects=True)
+    assert "No guardian is registered for this person" in response.get_data(as_text=True)
+    assert db_session.scalars(select(ConsentLink).where(ConsentLink.person_id == orphan.id)).all() == []
