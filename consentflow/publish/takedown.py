@@ -87,8 +87,10 @@ def send_back_unpublished(session: Session, event: PurposesWithdrawn) -> list[in
             continue
         photo = session.get(Photo, photo_id)
         assert photo is not None
+        # Only the withdrawn channels: an approval for another channel still stands.
         voided = void_unpublished_approvals(
-            session, photo, "Consent of a person in this photo was withdrawn.", event.at)
+            session, photo, "Consent of a person in this photo was withdrawn.", event.at,
+            only=channels)
         if voided:
             record_event(session, actor=WITHDRAWAL_ACTOR, action="photo.sent_back",
                          object_type="photo", object_id=photo.id, school_id=event.school_id,
