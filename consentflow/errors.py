@@ -40,6 +40,12 @@ class InvalidState(DomainError):
     status_code = 409
 
 
+class Gone(DomainError):
+    """This is no longer available."""
+
+    status_code = 410
+
+
 class ConflictError(DomainError):
     """Someone else changed this in the meantime."""
 

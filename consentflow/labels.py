@@ -12,13 +12,13 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 from flask_babel import to_user_timezone
 
+ROLE_LABELS = {
+    "admin": _l("Administrator"),
+    "pr": _l("PR and communication"),
+    "teacher": _l("Teacher"),
+    "privacy": _l("Privacy officer"),
+}
 CHANNEL_LABELS = {
-    "role": {
-        "admin": _l("Administrator"),
-        "pr": _l("PR and communication"),
-        "teacher": _l("Teacher"),
-        "privacy": _l("Privacy officer"),
-    },
     "website": _l("School website"),
     "social_media": _l("School social media accounts"),
     "newsletter": _l("Newsletter"),
@@ -60,6 +60,33 @@ LABELS = {
         "left": _l("marked as left"),
     },
     "channel": CHANNEL_LABELS,
+    "role": ROLE_LABELS,
+    # What publication does with a face (consentflow.photos.decisions.Action).
+    "decision": {
+        "show": _l("shown"),
+        "blur_no_consent": _l("blurred: no consent"),
+        "blur_unknown": _l("blurred: not identified"),
+        "not_a_face": _l("not a face"),
+    },
+    # Why a face is shown or blurred (FaceDecision.reason / the snapshot's "basis").
+    "decision_basis": {
+        "consent": _l("consent on file"),
+        "no_consent": _l("no consent"),
+        "external_adult": _l("adult from outside the school"),
+        "external_adult_without_note": _l("adult from outside the school, without a note"),
+        "awaiting_confirmation": _l("waiting for a reviewer"),
+        "not_person": _l("not a person of the school"),
+        "suggested": _l("suggested, not confirmed"),
+        "unknown": _l("not identified"),
+        "ambiguous": _l("not identified"),
+        "weak": _l("not identified"),
+    },
+    # consentflow.publish.state.PUBLICATION_STATES
+    "publication_state": {
+        "published": _l("Published"),
+        "removal_pending": _l("Removal pending"),
+        "taken_down": _l("Taken down"),
+    },
     # consentflow.video.decode.VideoRejected codes (same English as its MESSAGES).
     "video_rejected": {
         "empty": _l("The video file is empty."),
@@ -82,6 +109,7 @@ TONES = {
                     "rejected": "bad", "failed": "bad", "withdrawn": "bad"},
     "purpose_status": {"approved": "ok", "blocked": "bad"},
     "link_state": {"active": "ok", "revoked": "bad", "closed": "bad", "expired": "bad"},
+    "publication_state": {"published": "ok", "removal_pending": "warn", "taken_down": "bad"},
     "import_status": {"created": "ok", "updated": "ok", "conflict": "warn", "rejected": "bad", "left": "warn"},
 }
 
@@ -89,6 +117,11 @@ TONES = {
 def label(value: str, kind: str) -> str:
     """The translated label of a code; unknown codes are shown as they are."""
     return str(LABELS.get(kind, {}).get(value, value))
+
+
+def role_label(role: str) -> str:
+    """A staff role as people call it ("teacher" -> "Docent")."""
+    return label(role, "role")
 
 
 def tone(value: str, kind: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from consentflow.audit.service import Actor, record_event
@@ -19,6 +19,7 @@ from consentflow.errors import InvalidInput, InvalidState, NotFound
 from consentflow.events import PurposesWithdrawn
 from consentflow.models import Photo, PhotoPurpose, Publication, TakedownTask
 from consentflow.review.rules import channel_of, resolve_faces
+from consentflow.publish.takedown_mail import notify_pr_officers
 from consentflow.review.service import void_unpublished_approvals
 
 WITHDRAWAL_ACTOR = Actor.system("consent-withdrawal")
@@ -102,7 +103,9 @@ def send_back_unpublished(session: Session, event: PurposesWithdrawn) -> list[in
 
 def on_purposes_withdrawn(session: Session, event: PurposesWithdrawn) -> None:
     """Subscriber for the consent registry's withdrawal event."""
-    create_takedowns(session, event)
+    tasks = create_takedowns(session, event)
+    # Same transaction: the PR officers' mail is in the outbox exactly when the tasks exist.
+    notify_pr_officers(session, school_id=event.school_id, tasks=tasks, now=event.at)
     send_back_unpublished(session, event)
 
 
@@ -130,6 +133,12 @@ def complete_takedown(session: Session, *, actor: Actor, school_id: int, task_id
                  subject_ids=[task.person_id] if task.person_id else None, now=now,
                  details={"publication_id": publication.id, "purpose": publication.purpose})
     return task
+
+
+def count_open_takedowns(session: Session, school_id: int) -> int:
+    """How many takedowns wait for PR in this school (the menu and start page show it)."""
+    return int(session.scalar(select(func.count(TakedownTask.id)).where(
+        TakedownTask.school_id == school_id, TakedownTask.done_at.is_(None))) or 0)
 
 
 def open_takedowns(session: Session, school_id: int) -> list[TakedownTask]:
