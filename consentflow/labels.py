@@ -6,7 +6,7 @@ Templates show ``value|label("photo_state")`` and ``value|tone("photo_state")``
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from flask import Flask
 from flask_babel import lazy_gettext as _l
@@ -81,6 +81,25 @@ LABELS = {
         "ambiguous": _l("not identified"),
         "weak": _l("not identified"),
     },
+    "person_kind": {"student": _l("Student"), "staff": _l("Staff")},
+    "signer_kind": {"self": _l("the person themself"), "guardian": _l("parent or guardian")},
+    # How consent was given (ConsentRecord.method); the evidence kind.
+    "method": {"digital": _l("via the personal link"), "paper": _l("on a paper form"),
+               "in_person": _l("in person at school")},
+    # A reviewer's decision on a face (FaceReview.kind).
+    "review_kind": {
+        "confirm": _l("confirmed"),
+        "assign": _l("assigned by a reviewer"),
+        "not_person": _l("not this person"),
+        "not_face": _l("not a face"),
+        "external_adult": _l("adult from outside the school"),
+    },
+    "biometric_mode": {
+        "all": _l("everyone (school's legitimate interest)"),
+        "consented": _l("only people who consented to face recognition"),
+        "off": _l("off"),
+    },
+    "locale": {"nl": "Nederlands", "en": "English"},
     # consentflow.publish.state.PUBLICATION_STATES
     "publication_state": {
         "published": _l("Published"),
@@ -129,14 +148,43 @@ def tone(value: str, kind: str) -> str:
     return TONES.get(kind, {}).get(value, "")
 
 
-def local_dt(value: datetime | None) -> str:
+def _as_datetime(value: datetime | str | None) -> datetime | None:
+    # Exports keep ISO strings (data.json); their readable page shows them like any other time.
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return value
+
+
+def local_dt(value: datetime | str | None) -> str:
     """A stored UTC time as the school sees it (BABEL_DEFAULT_TIMEZONE, Europe/Amsterdam)."""
-    return to_user_timezone(value).strftime("%Y-%m-%d %H:%M") if value else ""
+    moment = _as_datetime(value)
+    return to_user_timezone(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
-def local_date(value: datetime | None) -> str:
+def local_date(value: datetime | str | None) -> str:
     """The school's calendar date of a stored UTC time (23:30 UTC is already tomorrow here)."""
-    return to_user_timezone(value).strftime("%Y-%m-%d") if value else ""
+    moment = _as_datetime(value)
+    return to_user_timezone(moment).strftime("%Y-%m-%d") if moment else ""
+
+
+# Names a publication's snapshot stores for faces without a person (publish.service._snapshot).
+SNAPSHOT_NAMES = {"unknown, blurred": _l("unknown, blurred"), "external adult": _l("external adult")}
+
+
+def snapshot_name(name: str | None) -> str:
+    """A snapshot's name in words: a person's name as it is, the placeholders translated."""
+    return str(SNAPSHOT_NAMES.get(name or "", name or ""))
+
+
+def purpose_label(key: str) -> str:
+    """A consent purpose in words ("social_media.photo" -> "Sociale media van de school — Foto's")."""
+    from consentflow.consent.purposes import purpose_label as words
+
+    return words(key)
 
 
 def register_filters(app: Flask) -> None:
@@ -144,3 +192,5 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(tone, "tone")
     app.add_template_filter(local_dt, "local_dt")
     app.add_template_filter(local_date, "local_date")
+    app.add_template_filter(purpose_label, "purpose_label")
+    app.add_template_filter(snapshot_name, "snapshot_name")

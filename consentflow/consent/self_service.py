@@ -20,7 +20,6 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,13 +28,12 @@ from consentflow.consent.effective import allows, effective_records
 from consentflow.consent.purposes import purpose_label
 from consentflow.consent.signer import local_date, signs_for_self
 from consentflow.errors import DomainError, NotFound, SignerRuleViolation
-from consentflow.labels import CHANNEL_LABELS
+from consentflow.labels import CHANNEL_LABELS, LABELS
 from consentflow.models import Album, ConsentLink, ConsentRecord, Photo, Publication
 from consentflow.photos.storage import Storage
 from consentflow.publish.state import REMOVAL_PENDING, publication_states
 
-METHOD_LABELS = {"digital": _l("via the personal link"), "paper": _l("on a paper form"),
-                 "in_person": _l("in person at school")}
+METHOD_LABELS = LABELS["method"]
 
 
 class OverviewRefused(DomainError):

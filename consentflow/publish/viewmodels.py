@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consentflow.labels import LABELS, label
+from consentflow.labels import LABELS, label, snapshot_name
 from consentflow.models import Photo, Publication, TakedownTask, User
 from consentflow.publish.state import publication_states
 from consentflow.review.rules import people_names
@@ -55,14 +55,10 @@ def takedown_rows(session: Session, tasks: list[TakedownTask]) -> list[dict[str,
     } for t in tasks]
 
 
-# Names the snapshot stores for faces without a person (consentflow.publish.service._snapshot).
-SNAPSHOT_NAMES = {"unknown, blurred": _l("unknown, blurred"), "external adult": _l("external adult")}
-
-
 def snapshot_rows(publication: Publication) -> list[dict[str, Any]]:
     """The consent snapshot as the publication page shows it: names and decisions in words."""
     return [{
-        "name": str(SNAPSHOT_NAMES.get(e.get("name") or "", e.get("name") or "")),
+        "name": snapshot_name(e.get("name")),
         "decision": label(e.get("decision") or "", "decision"),
         "basis": str(LABELS["decision_basis"].get(e.get("basis") or "", "")),
         "consent_record_id": e.get("consent_record_id"),
