@@ -33,9 +33,15 @@ COLUMN_LABELS = {
     "at": _l("When"), "actor_label": _l("Who"), "actor_id": _l("User number"),
     "action": _l("Action"), "object_type": _l("Object"), "object_id": _l("Object number"),
     "hash": _l("Hash"), "prev_hash": _l("Previous hash"), "hash_version": _l("Hash version"),
-    "details": _l("Details"), "personal": _l("Personal data"), "subject_ids": _l("People concerned"),
+    "details": _l("Details of the event"), "personal": _l("Personal data"), "subject_ids": _l("People concerned"),
     "active": _l("Active"), "last_login_at": _l("Last login"), "new_password": _l("New password"),
-    "roles": _l("Roles"),
+    "roles": _l("Roles"), "purposes": _l("Purposes asked"), "form": _l("Form"),
+    "recorded_at": _l("Recorded"), "recorded_by": _l("Recorded by"),
+    "evidence_sha256": _l("Evidence (sha256)"), "evidence_key": _l("Evidence file"),
+    "evidence_note": _l("Note on the evidence"), "signer_guardian": _l("Signing guardian"),
+    "submission_nonce": _l("Submission"), "school": _l("School"),
+    "session_token": _l("Session key"), "board_admin_of": _l("Board administrator of"),
+    "erased_at": _l("Erased on"), "memberships": _l("Roles"),
 }
 
 
@@ -68,6 +74,11 @@ def decisions_formatter(view: Any, context: Any, model: Any, name: str) -> Marku
         Markup("{}: <strong>{}</strong>").format(escape(purpose_label(k)),
                                                  gettext("yes") if v else gettext("no"))
         for k, v in items)
+
+
+def purposes_formatter(view: Any, context: Any, model: Any, name: str) -> Markup:
+    """A form's purposes as the families read them."""
+    return Markup("<br>").join(escape(purpose_label(p)) for p in (getattr(model, name) or []))
 
 
 class DutchColumns:

@@ -12,7 +12,7 @@ from markupsafe import Markup
 from sqlalchemy import inspect, select
 
 from consentflow.admin.base import ReadOnlyScopedView, SchoolScopedView
-from consentflow.admin.columns import DutchColumns, coded, decisions_formatter
+from consentflow.admin.columns import DutchColumns, coded, decisions_formatter, purposes_formatter
 from consentflow.admin.users import UserView  # noqa: F401  (re-exported for setup and tests)
 from consentflow.audit.chain import ALTERED, ERASED, personal_display
 from consentflow.audit.service import record_event
@@ -122,6 +122,7 @@ class ConsentFormView(SchoolScopedView):
     form_columns = ("school_year", "version", "title", "wording")
     form_args = {"school_year": {"query_factory": lambda: _of_school(SchoolYear, SchoolYear.starts_on)}}
     edit_template = "admin/consentform_edit.html"
+    column_formatters_detail = {"purposes": purposes_formatter}
 
     def is_signed(self, model: ConsentForm) -> bool:
         return form_is_signed(db.session.connection(), model.id)
