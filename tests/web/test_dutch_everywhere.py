@@ -165,6 +165,18 @@ def test_every_page_and_admin_screen_speaks_dutch(app, client, auth, db_session)
         response = client.get(path)
         assert response.status_code == status, path
         problems[f"error {status}"] = check.problems(visible_text(response.get_data(as_text=True)))
+    # 403 and 500 rendered by the app's handlers (the walk's user may do everything; 500 has no route).
+    from flask import session as flask_session
+    from werkzeug.exceptions import Forbidden, InternalServerError
+
+    for error in (Forbidden(), InternalServerError()):
+        with app.test_request_context("/"):
+            flask_session["lang"] = "nl"
+            response = app.make_response(app.handle_user_exception(error))
+        assert response.status_code == error.code
+        html = response.get_data(as_text=True)
+        assert error.description not in html  # werkzeug's English explanation is not shown
+        problems[f"error {error.code}"] = check.problems(visible_text(html))
     # The subject-access page (its HTML sits in the export).
     from consentflow.privacy.cli import render_export_html
     from consentflow.privacy.service import subject_access_data
@@ -228,3 +240,19 @@ def test_the_check_finds_what_it_is_for() -> None:
     assert check.problems(["Takedowns"])  # a msgid with Dutch words, shown in English
     assert check.problems(["2026-10-05 09:00:00.123456"])
     assert not check.problems(["Sociale media van de school", "Sportdag", "2026-10-05 11:00"])
+
+
+def test_switching_to_english_shows_english(app, client, auth, db_session) -> None:
+    """Dutch first, English when switched: the same labels and error page in English."""
+    app.config["BABEL_DEFAULT_LOCALE"] = "nl"
+    s = _world(db_session, app)
+    auth.login(s["user"].email)
+    dutch = client.get(f"/publish/publication/{s['publication'].id}").get_data(as_text=True)
+    assert "Verwijdering in behandeling" in dutch
+    client.post("/lang/en", data={"csrf_token": auth.csrf(), "next": "/"})
+    english = client.get(f"/publish/publication/{s['publication'].id}").get_data(as_text=True)
+    assert "Removal pending" in english and "Verwijdering in behandeling" not in english
+    admin = client.get("/admin/person/").get_data(as_text=True)
+    assert "Student number" in admin and "Leerlingnummer" not in admin
+    missing = client.get("/no-such-page").get_data(as_text=True)
+    assert "Not found" in missing
