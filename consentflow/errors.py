@@ -13,9 +13,13 @@ class DomainError(Exception):
 
     status_code = 400
 
-    def __init__(self, message: str = "") -> None:
-        super().__init__(message)
-        self.message = message or self.__class__.__doc__ or "Error"
+    def __init__(self, message: str = "", **params: Any) -> None:
+        # ``message`` is the catalogue's msgid; ``params`` fill its %(name)s places, so a
+        # message with values ("School year %(label)s overlaps ...") is still translatable.
+        self.msgid = message or self.__class__.__doc__ or "Error"
+        self.params = params
+        self.message = self.msgid % params if params else self.msgid
+        super().__init__(self.message)
 
 
 class NotFound(DomainError):
@@ -72,7 +76,11 @@ def user_message(err: DomainError) -> str:
     """
     from flask_babel import gettext
 
-    return gettext(err.message) if err.message else ""
+    if not err.message:
+        return ""
+    if err.params:
+        return gettext(err.msgid, **err.params)
+    return gettext(err.msgid)
 
 
 def _http_texts() -> dict[int, tuple[Any, Any]]:

@@ -80,7 +80,7 @@ def publish(photo_id: int, channel: str) -> Any:
             channel=channel, channel_note=form.channel_note.data, now=utcnow())
     except DomainError as err:
         db.session.rollback()
-        flash(_(err.message), "error")  # the service's English msgid, translated when known
+        flash(user_message(err), "error")
         return back
     db.session.commit()
     enqueue("publish_purpose", pp.id)
