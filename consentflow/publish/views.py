@@ -136,12 +136,13 @@ def redaction(face_id: int) -> Any:
 
 
 @bp.route("/publication/<int:publication_id>")
-@require_role("pr")
+@require_role("pr", "admin")
 def publication(publication_id: int) -> Any:
+    """PR works here; an administrator following the takedown list may look (not download)."""
     pub = get_owned(Publication, publication_id)
     return render_template("publish/publication.html", publication=pub, photo=pub.photo,
                            album=pub.photo.album, state=publication_state(db.session, pub),
-                           snapshot=snapshot_rows(pub))
+                           snapshot=snapshot_rows(pub), is_pr=has_role("pr"))
 
 
 @bp.route("/publication/<int:publication_id>/download")
@@ -166,7 +167,7 @@ def download(publication_id: int) -> Any:
 
 
 @bp.route("/publication/<int:publication_id>/image")
-@require_role("pr")
+@require_role("pr", "admin")
 def image(publication_id: int) -> Any:
     """The derivative inline (it is the published, redacted file; not the original)."""
     pub = get_owned(Publication, publication_id)

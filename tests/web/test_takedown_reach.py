@@ -147,6 +147,13 @@ def test_a_withdrawal_reaches_pr_by_mail_menu_and_pages(app, client, auth, db_se
     assert _count_badge(client.get("/").get_data(as_text=True)) == "1"
     admin_page = client.get("/publish/takedowns")
     assert admin_page.status_code == 200 and "Markeren als verwijderd" not in admin_page.get_data(as_text=True)
+    # The administrator may look at the publication to be removed, not download or close it.
+    seen = client.get(f"/publish/publication/{publication.id}").get_data(as_text=True)
+    assert "Verwijdering in behandeling" in seen and 'id="download"' not in seen
+    assert client.get(f"/publish/publication/{publication.id}/image").status_code == 200
+    assert client.get(f"/publish/publication/{publication.id}/download").status_code == 403
+    assert client.post(f"/publish/takedowns/{task.id}/done",
+                       data={"csrf_token": auth.csrf(), "note": "x"}).status_code == 403
     client.post("/logout", data={"csrf_token": auth.csrf()})
     auth.login(other_admin.email)
     assert _count_badge(client.get("/").get_data(as_text=True)) is None
