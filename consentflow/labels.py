@@ -12,6 +12,8 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 from flask_babel import to_user_timezone
 
+from consentflow.models.consent import FACE_MATCHING
+
 ROLE_LABELS = {
     "admin": _l("Administrator"),
     "pr": _l("PR and communication"),
@@ -180,11 +182,20 @@ def snapshot_name(name: str | None) -> str:
     return str(SNAPSHOT_NAMES.get(name or "", name or ""))
 
 
-def purpose_label(key: str) -> str:
-    """A consent purpose in words ("social_media.photo" -> "Sociale media van de school — Foto's")."""
-    from consentflow.consent.purposes import purpose_label as words
+FACE_MATCHING_LABEL = _l("Face recognition in school photos")
 
-    return words(key)
+
+def purpose_label(key: str) -> str:
+    """A consent purpose in words ("social_media.photo" -> "Sociale media van de school — Foto's").
+
+    Unknown keys are shown as they are (a form may ask about a purpose added later).
+    """
+    if key == FACE_MATCHING:
+        return str(FACE_MATCHING_LABEL)
+    channel, _, medium = key.partition(".")
+    if channel in CHANNEL_LABELS and medium in MEDIUM_LABELS:
+        return f"{CHANNEL_LABELS[channel]} — {MEDIUM_LABELS[medium]}"
+    return key
 
 
 def register_filters(app: Flask) -> None:

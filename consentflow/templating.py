@@ -13,9 +13,7 @@ from consentflow.auth.access import current_roles, current_school, schools_of
 
 def layout_context() -> dict[str, Any]:
     authenticated = bool(getattr(current_user, "is_authenticated", False))
-    from consentflow.home.views import TILES
-
-    from consentflow.home.views import tile_counts
+    from consentflow.home.views import TILES, tile_counts
 
     roles = current_roles() if authenticated else set()
     items = [t for t in TILES if t.roles & roles]

@@ -18,8 +18,8 @@ from consentflow.audit.service import Actor, record_event
 from consentflow.errors import InvalidInput, InvalidState, NotFound
 from consentflow.events import PurposesWithdrawn
 from consentflow.models import Photo, PhotoPurpose, Publication, TakedownTask
-from consentflow.review.rules import channel_of, resolve_faces
 from consentflow.publish.takedown_mail import notify_pr_officers
+from consentflow.review.rules import channel_of, resolve_faces
 from consentflow.review.service import void_unpublished_approvals
 
 WITHDRAWAL_ACTOR = Actor.system("consent-withdrawal")
