@@ -117,8 +117,11 @@ def test_coverage_counts_reminders_and_csv(app, client, auth, db_session) -> Non
     assert "Nora" in html and 'id="matrix"' in html
     assert "Mila" not in html.split('id="remind"')[1]  # answered: not on the reminder list
     counts = viewer.get("/coverage/export.csv?kind=counts").get_data(as_text=True)
-    assert "2A;website.photo;1;0;0;1" in counts and "1B;website.photo;0;0;1;1" in counts
-    assert "2A;social_media.photo;0;1;0;1" in counts
+    # Purposes in words, not codes (the export is read by people).
+    assert "2A;School website — Photos;1;0;0;1" in counts
+    assert "1B;School website — Photos;0;0;1;1" in counts
+    assert "2A;School social media accounts — Photos;0;1;0;1" in counts
+    assert "website.photo" not in counts
     remind = viewer.get("/coverage/export.csv?kind=remind").get_data(as_text=True)
     assert "nora.parent@example.org" in remind and "Mila" not in remind
     assert db_session.scalar(select(func.count()).select_from(AuditEvent)
