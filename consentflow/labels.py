@@ -58,6 +58,7 @@ LABELS = {
         "conflict": _l("conflict: check by hand"),
         "rejected": _l("rejected"),
         "left": _l("marked as left"),
+        "gone": _l("gone according to the file"),
     },
     "channel": CHANNEL_LABELS,
     # consentflow.video.decode.VideoRejected codes (same English as its MESSAGES).
@@ -82,7 +83,8 @@ TONES = {
                     "rejected": "bad", "failed": "bad", "withdrawn": "bad"},
     "purpose_status": {"approved": "ok", "blocked": "bad"},
     "link_state": {"active": "ok", "revoked": "bad", "closed": "bad", "expired": "bad"},
-    "import_status": {"created": "ok", "updated": "ok", "conflict": "warn", "rejected": "bad", "left": "warn"},
+    "import_status": {"created": "ok", "updated": "ok", "conflict": "warn", "rejected": "bad", "left": "warn",
+                      "gone": "warn"},
 }
 
 

@@ -30,6 +30,23 @@ from consentflow.errors import InvalidInput
 
 MAX_ROWS = 100_000
 
+
+class RosterFileError(InvalidInput):
+    """The file as a whole cannot be imported.
+
+    ``message`` is English (CLI, API, logs); ``msgid`` and ``params`` let the
+    page show it in the user's language, since a formatted message can no
+    longer be looked up in the catalogue.
+    """
+
+    def __init__(self, msgid: str, **params: object) -> None:
+        super().__init__(msgid % params if params else msgid)
+        self.msgid = msgid
+        self.params = params
+
+    def translated(self) -> str:
+        return _(self.msgid, **self.params)
+
 # Normalised header (lowercase letters and digits only) -> field.
 _ALIASES: dict[str, tuple[str, ...]] = {
     "external_id": ("leerlingnummer", "leerlingnr", "llnr", "llnummer", "stamnummer", "stamnr",
@@ -103,6 +120,8 @@ class ParsedRow:
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     unreadable: bool = False  # the line itself could not be read: its number is unknown
+    # The export itself says this person has gone (EDEXML uitstroomdatum): no proof of presence.
+    gone_on: date | None = None
 
 
 @dataclass
@@ -113,6 +132,8 @@ class ParsedFile:
     encoding: str
     has_guardian_columns: bool
     ignored_headers: list[str]
+    file_format: str = "csv"  # csv | edexml
+    notes: list[str] = field(default_factory=list)  # about the file as a whole, already translated
 
 
 def decode(data: bytes) -> tuple[str, str]:
@@ -246,20 +267,19 @@ def parse_roster(data: bytes, kind: str, today: date | None = None) -> ParsedFil
     text, encoding = decode(data)
     lines = _LINE_BREAK.split(text)
     if not lines or not lines[0].strip():
-        raise InvalidInput("The file is empty.")
+        raise RosterFileError("The file is empty.")
     delimiter = sniff_delimiter(lines[0])
     try:
         headers = _split(lines[0], delimiter)
     except csv.Error as err:
-        raise InvalidInput(f"The header line cannot be read: {err}.") from None
+        raise RosterFileError("The header line cannot be read: %(error)s.", error=str(err)) from None
     fields, guardian_cols, ignored = map_headers(headers)
     required = ["external_id", "first_name", "last_name"] + (["date_of_birth"] if kind == "student" else [])
     missing = [f for f in required if f not in fields]
     if missing:
-        raise InvalidInput(
-            "Columns not found: " + ", ".join(missing) + ". Headers in the file: "
-            + ", ".join(h for h in headers if h.strip()) + "."
-        )
+        raise RosterFileError(
+            "Columns not found: %(missing)s. Headers in the file: %(headers)s.",
+            missing=", ".join(field_label(name) for name in missing), headers=", ".join(h for h in headers if h.strip()))
     mapping = {name: headers[i] for name, i in fields.items()}
     mapping.update({f"guardian{slot}.{attr}": headers[i] for i, (slot, attr) in guardian_cols.items()})
     read: list[tuple[int, list[str]] | ParsedRow] = []
@@ -267,7 +287,7 @@ def parse_roster(data: bytes, kind: str, today: date | None = None) -> ParsedFil
         if not line.strip():
             continue
         if len(read) >= MAX_ROWS:
-            raise InvalidInput(f"The file has more than {MAX_ROWS} rows; split it.")
+            raise RosterFileError("The file has more than %(limit)s rows; split it.", limit=MAX_ROWS)
         try:
             values = _split(line, delimiter)
         except csv.Error as err:
@@ -302,10 +322,51 @@ def _get(values: list[str], fields: dict[str, int], name: str) -> str:
     return " ".join(values[index].split())
 
 
-def _field_label(name: str) -> str:
+def field_label(name: str) -> str:
+    """What a field of the roster is called on the page (also for guardian columns)."""
     labels = {"external_id": _("number"), "first_name": _("first name"), "last_name": _("last name"),
-              "group_name": _("class")}
+              "group_name": _("class"), "prefix": _("prefix"), "date_of_birth": _("date of birth"),
+              "email": _("e-mail address"), "enrolled_on": _("enrolment date")}
+    if name.startswith("guardian") and "." in name:
+        slot, attribute = name[len("guardian"):].split(".", 1)
+        kinds = {"email": _("e-mail address"), "name": _("name"), "relation": _("relation")}
+        return _("guardian %(slot)s: %(field)s", slot=slot, field=kinds.get(attribute, attribute))
     return labels.get(name, name)
+
+
+def identity_error(row: ParsedRow, kind: str) -> str | None:
+    """Why a row cannot be a person (number, names, lengths), for every file format."""
+    if not row.external_id:
+        return _("no student number") if kind == "student" else _("no staff number")
+    if not row.first_name or not row.last_name:
+        return _("first name or last name is empty")
+    for name, limit in _LIMITS.items():
+        if len(getattr(row, name) or "") > limit:
+            return _("%(field)s is longer than %(limit)s characters", field=field_label(name), limit=limit)
+    return None
+
+
+def birth_date_error(born: date, raw: str, today: date | None) -> str | None:
+    """A date of birth in the future or before 1900 is a typing error."""
+    if today is not None and born > today:
+        return _("date of birth %(value)s lies in the future", value=raw)
+    if born.year < EARLIEST_BIRTH_YEAR:
+        return _("date of birth %(value)s lies before %(year)s", value=raw, year=EARLIEST_BIRTH_YEAR)
+    return None
+
+
+def missing_birth_date_error(kind: str) -> str | None:
+    """A student needs a date of birth: it decides who signs the consent."""
+    return _("no date of birth (needed to know who signs the consent)") if kind == "student" else None
+
+
+def email_or_warning(raw: str, row: ParsedRow) -> str | None:
+    """A valid address, or None with a warning on the row (a bad address never costs the row)."""
+    try:
+        return _valid_email(raw)
+    except EmailNotValidError:
+        row.warnings.append(_("e-mail address '%(value)s' ignored: not valid", value=raw))
+        return None
 
 
 def _birth_date(raw: str, order: str | None, today: date | None) -> tuple[date | None, str | None]:
@@ -317,11 +378,8 @@ def _birth_date(raw: str, order: str | None, today: date | None) -> tuple[date |
                        "row shows which; write it as yyyy-mm-dd or dd-mm-yyyy", value=raw)
     except ValueError:
         return None, _("date of birth '%(value)s' is not a date (use dd-mm-yyyy or yyyy-mm-dd)", value=raw)
-    if today is not None and born > today:
-        return None, _("date of birth %(value)s lies in the future", value=raw)
-    if born.year < EARLIEST_BIRTH_YEAR:
-        return None, _("date of birth %(value)s lies before %(year)s", value=raw, year=EARLIEST_BIRTH_YEAR)
-    return born, None
+    error = birth_date_error(born, raw, today)
+    return (None, error) if error else (born, None)
 
 
 def _parse_row(line: int, values: list[str], fields: dict[str, int],
@@ -331,28 +389,22 @@ def _parse_row(line: int, values: list[str], fields: dict[str, int],
     row.external_id = _get(values, fields, "external_id")
     row.first_name = _get(values, fields, "first_name")
     prefix = _get(values, fields, "prefix")
-    row.last_name = f"{prefix} {_get(values, fields, 'last_name')}".strip()
+    last = _get(values, fields, "last_name")
+    row.last_name = f"{prefix} {last}".strip() if last else ""  # a prefix alone is no name
     group = _get(values, fields, "group_name")
     row.group_name = group or None
-    if not row.external_id:
-        row.error = _("no student number") if kind == "student" else _("no staff number")
+    row.error = identity_error(row, kind)
+    if row.error:
         return row
-    if not row.first_name or not _get(values, fields, "last_name"):
-        row.error = _("first name or last name is empty")
-        return row
-    for name, limit in _LIMITS.items():
-        if len(getattr(row, name) or "") > limit:
-            row.error = _("%(field)s is longer than %(limit)s characters", field=_field_label(name),
-                          limit=limit)
-            return row
     raw_dob = _get(values, fields, "date_of_birth")
     if raw_dob:
         row.date_of_birth, row.error = _birth_date(raw_dob, orders.get("date_of_birth"), today)
         if row.error:
             return row
-    elif kind == "student":
-        row.error = _("no date of birth (needed to know who signs the consent)")
-        return row
+    else:
+        row.error = missing_birth_date_error(kind)
+        if row.error:
+            return row
     raw_enrolled = _get(values, fields, "enrolled_on")
     if raw_enrolled:
         try:
@@ -361,10 +413,7 @@ def _parse_row(line: int, values: list[str], fields: dict[str, int],
             row.warnings.append(_("enrolment date '%(value)s' ignored: not a clear date", value=raw_enrolled))
     raw_email = _get(values, fields, "email")
     if raw_email:
-        try:
-            row.email = _valid_email(raw_email)
-        except EmailNotValidError:
-            row.warnings.append(_("e-mail address '%(value)s' ignored: not valid", value=raw_email))
+        row.email = email_or_warning(raw_email, row)
     row.guardians = _guardians(values, guardian_cols, row)
     return row
 
