@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from consentflow.audit.service import Actor, record_event
 from consentflow.errors import Forbidden, InvalidState
 from consentflow.events import PersonLeft, emit
-from consentflow.models import Face, Person, ReferenceFace
+from consentflow.models import AuditEvent, Face, Person, ReferenceFace
 
 TOKEN_SALT = "consentflow.roster.leavers"
 # Long enough to read the list and ask a colleague; short enough that a forgotten tab is void.
@@ -75,11 +75,19 @@ def _with_counts(session: Session, people: list[Person]) -> list[Leaver]:
 
 
 def roster_digest(session: Session, school_id: int, kind: str) -> str:
-    """A fingerprint of who is on the roster now: any import, re-enrolment or leave changes it."""
+    """A fingerprint of the roster now: who is on it, who left or was erased, and the latest import.
+
+    The latest import counts by itself: a later export that lists a missing
+    person again changes nothing in the table (they were never marked), yet
+    it says the list shown earlier is no longer the truth.
+    """
     rows = session.execute(
         select(Person.id, Person.external_id, Person.left_on, Person.erased_at)
         .where(Person.school_id == school_id, Person.kind == kind).order_by(Person.id)).all()
-    text = "\n".join(f"{r.id}|{r.external_id}|{r.left_on}|{r.erased_at is not None}" for r in rows)
+    last_import = session.scalar(select(func.max(AuditEvent.id)).where(
+        AuditEvent.school_id == school_id, AuditEvent.action == "roster.import"))
+    text = "\n".join([f"import|{last_import}",
+                      *(f"{r.id}|{r.external_id}|{r.left_on}|{r.erased_at is not None}" for r in rows)])
     return hashlib.sha256(text.encode()).hexdigest()
 
 

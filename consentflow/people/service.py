@@ -139,14 +139,16 @@ def import_roster(session: Session, *, actor: Actor, school_id: int, data: bytes
         session.flush()
         report.leavers = find_leavers(session, school_id, kind, seen)
         report.leavers_checked = True
-        if report.leavers and not dry_run and secret:
-            report.leave_token = leavers_token(session, secret, school_id, kind, report.leavers)
     session.flush()
     record_event(session, actor=actor, school_id=school_id, action="roster.import",
                  object_type="school", object_id=school_id,
                  details={"kind": kind, "format": parsed.file_format, "dry_run": dry_run,
                           "full_export": full_export, "would_leave": len(report.leavers), **report.counts},
                  now=now)
+    if report.leavers and not dry_run and secret:
+        # Signed after this import is recorded: any later import makes the list stale.
+        session.flush()
+        report.leave_token = leavers_token(session, secret, school_id, kind, report.leavers)
     return report
 
 
