@@ -63,13 +63,13 @@ def _with_counts(session: Session, people: list[Person]) -> list[Leaver]:
     refs: dict[int, int] = {}
     encodings: dict[int, int] = {}
     if ids:
-        refs = dict(session.execute(  # type: ignore[arg-type]
+        refs = {int(person_id): int(n) for person_id, n in session.execute(
             select(ReferenceFace.person_id, func.count()).where(ReferenceFace.person_id.in_(ids))
-            .group_by(ReferenceFace.person_id)).all())
-        encodings = dict(session.execute(  # type: ignore[arg-type]
+            .group_by(ReferenceFace.person_id))}
+        encodings = {int(person_id): int(n) for person_id, n in session.execute(
             select(Face.matched_person_id, func.count())
             .where(Face.matched_person_id.in_(ids), Face.encoding_encrypted.is_not(None))
-            .group_by(Face.matched_person_id)).all())
+            .group_by(Face.matched_person_id))}
     return [Leaver(p.id, p.external_id, p.full_name, p.group_name, refs.get(p.id, 0), encodings.get(p.id, 0))
             for p in people]
 
@@ -125,7 +125,8 @@ def confirm_leavers(session: Session, *, actor: Actor, school_id: int, token: st
     people = list(session.scalars(select(Person).where(Person.school_id == school_id, Person.id.in_(ids),
                                                        Person.left_on.is_(None),
                                                        Person.erased_at.is_(None))))
-    current = sorted(_with_counts(session, people), key=lambda leaver: ids.index(leaver.person_id))
+    position = {person_id: i for i, person_id in enumerate(ids)}
+    current = sorted(_with_counts(session, people), key=lambda leaver: position[leaver.person_id])
     if (roster_digest(session, school_id, kind) != payload.get("roster")
             or [leaver.fingerprint() for leaver in current] != wanted):
         raise InvalidState(STALE)

@@ -58,7 +58,7 @@ def import_roster_view() -> Any:
                 else:
                     db.session.commit()
     status = 400 if error or (form.errors and form.is_submitted()) else 200
-    return render_template("people/import.html", form=form, report=report, error=error,
+    return render_template("people/import.html", form=form, report=report, error=error, confirmed=None,
                            confirm_form=ConfirmLeaversForm(formdata=None)), status
 
 

@@ -110,7 +110,7 @@ def test_the_full_export_option_is_off_by_default(app, client, auth, db_session)
     auth.as_role(db_session, "admin", school=school)
     html = client.get("/people/import").get_data(as_text=True)
     box = re.search(r'<input[^>]*name="full_export"[^>]*>', html).group(0)
-    assert "checked" not in box
+    assert "checked" not in box and 'id="left-confirmed"' not in html
     people = _three_students(db_session, school)
     response = _upload(client, FIVE)  # the five-row file, as submitted with the defaults
     assert response.status_code == 200 and 'id="leavers"' not in response.get_data(as_text=True)
@@ -197,3 +197,17 @@ def test_cli_lists_leavers_and_confirms_with_the_token(app, runner, db_session) 
     assert done.exit_code == 0 and "Marked as left: 3." in done.output
     again = runner.invoke(args=["people", "confirm-left", token, "--school", school.slug])
     assert again.exit_code == 1 and "nobody was marked" in again.output
+
+
+def test_file_errors_are_in_dutch_too(app, client, auth, db_session) -> None:
+    school = factories.school(db_session)
+    auth.as_role(db_session, "admin", school=school)
+    _dutch(client)
+    response = _upload(client, b"a;b;c\n1;2;3\n")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Kolommen niet gevonden: nummer, roepnaam, achternaam, geboortedatum" in html
+    assert "Columns not found" not in html and "external_id" not in html
+    page = _upload(client, (DATA_DIR / "rosters" / "edexml_valid.xml").read_bytes(), "export.xml").get_data(
+        as_text=True)
+    assert "uitgestroomd volgens het bestand" in page and "→ geboortedatum" in page
