@@ -20,32 +20,24 @@ import csv
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import date
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError
 from flask_babel import gettext as _
 
-from consentflow.errors import InvalidInput
-
-MAX_ROWS = 100_000
-
-
-class RosterFileError(InvalidInput):
-    """The file as a whole cannot be imported.
-
-    ``message`` is English (CLI, API, logs); ``msgid`` and ``params`` let the
-    page show it in the user's language, since a formatted message can no
-    longer be looked up in the catalogue.
-    """
-
-    def __init__(self, msgid: str, **params: object) -> None:
-        super().__init__(msgid % params if params else msgid)
-        self.msgid = msgid
-        self.params = params
-
-    def translated(self) -> str:
-        return _(self.msgid, **self.params)
+from consentflow.people.rows import (
+    MAX_ROWS,
+    GuardianIn,
+    ParsedFile,
+    ParsedRow,
+    RosterFileError,
+    birth_date_error,
+    email_or_warning,
+    field_label,
+    identity_error,
+    missing_birth_date_error,
+    valid_email,
+)
 
 # Normalised header (lowercase letters and digits only) -> field.
 _ALIASES: dict[str, tuple[str, ...]] = {
@@ -88,52 +80,13 @@ _DATE_PATTERNS = (
     (re.compile(r"^(\d{4})(\d{2})(\d{2})$"), ("y", "m", "d")),
 )
 _SLASHED = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
-EARLIEST_BIRTH_YEAR = 1900
 _DELIMITERS = (";", ",", "\t", "|")
 _LINE_BREAK = re.compile(r"\r\n|\n|\r")
-_LIMITS = {"external_id": 64, "first_name": 120, "last_name": 160, "group_name": 40}
 
 
 def normalise_header(header: str) -> str:
     text = unicodedata.normalize("NFKD", header).encode("ascii", "ignore").decode().lower()
     return re.sub(r"[^a-z0-9]", "", text)
-
-
-@dataclass(frozen=True)
-class GuardianIn:
-    name: str
-    email: str | None
-    relation: str | None
-
-
-@dataclass
-class ParsedRow:
-    line: int
-    external_id: str = ""
-    first_name: str = ""
-    last_name: str = ""
-    date_of_birth: date | None = None
-    group_name: str | None = None
-    email: str | None = None
-    enrolled_on: date | None = None
-    guardians: list[GuardianIn] = field(default_factory=list)
-    error: str | None = None
-    warnings: list[str] = field(default_factory=list)
-    unreadable: bool = False  # the line itself could not be read: its number is unknown
-    # The export itself says this person has gone (EDEXML uitstroomdatum): no proof of presence.
-    gone_on: date | None = None
-
-
-@dataclass
-class ParsedFile:
-    rows: list[ParsedRow]
-    mapping: dict[str, str]  # field -> original header
-    delimiter: str
-    encoding: str
-    has_guardian_columns: bool
-    ignored_headers: list[str]
-    file_format: str = "csv"  # csv | edexml
-    notes: list[str] = field(default_factory=list)  # about the file as a whole, already translated
 
 
 def decode(data: bytes) -> tuple[str, str]:
@@ -227,10 +180,6 @@ def map_headers(headers: list[str]) -> tuple[dict[str, int], dict[int, tuple[str
     return fields, guardians, ignored
 
 
-def _valid_email(raw: str) -> str:
-    return validate_email(raw, check_deliverability=False).normalized.lower()
-
-
 def _split(line: str, delimiter: str) -> list[str]:
     """One physical line as CSV fields; csv.Error for an unterminated quote or an over-long field."""
     return next(csv.reader([line], delimiter=delimiter, strict=True), [])
@@ -263,7 +212,7 @@ def _other_delimiter(line: str, delimiter: str, columns: int) -> str | None:
 
 
 def parse_roster(data: bytes, kind: str, today: date | None = None) -> ParsedFile:
-    """Parse an export; header problems raise InvalidInput, row problems stay on the row."""
+    """Parse an export; header problems raise RosterFileError, row problems stay on the row."""
     text, encoding = decode(data)
     lines = _LINE_BREAK.split(text)
     if not lines or not lines[0].strip():
@@ -320,53 +269,6 @@ def _get(values: list[str], fields: dict[str, int], name: str) -> str:
     if index is None or index >= len(values):
         return ""
     return " ".join(values[index].split())
-
-
-def field_label(name: str) -> str:
-    """What a field of the roster is called on the page (also for guardian columns)."""
-    labels = {"external_id": _("number"), "first_name": _("first name"), "last_name": _("last name"),
-              "group_name": _("class"), "prefix": _("prefix"), "date_of_birth": _("date of birth"),
-              "email": _("e-mail address"), "enrolled_on": _("enrolment date")}
-    if name.startswith("guardian") and "." in name:
-        slot, attribute = name[len("guardian"):].split(".", 1)
-        kinds = {"email": _("e-mail address"), "name": _("name"), "relation": _("relation")}
-        return _("guardian %(slot)s: %(field)s", slot=slot, field=kinds.get(attribute, attribute))
-    return labels.get(name, name)
-
-
-def identity_error(row: ParsedRow, kind: str) -> str | None:
-    """Why a row cannot be a person (number, names, lengths), for every file format."""
-    if not row.external_id:
-        return _("no student number") if kind == "student" else _("no staff number")
-    if not row.first_name or not row.last_name:
-        return _("first name or last name is empty")
-    for name, limit in _LIMITS.items():
-        if len(getattr(row, name) or "") > limit:
-            return _("%(field)s is longer than %(limit)s characters", field=field_label(name), limit=limit)
-    return None
-
-
-def birth_date_error(born: date, raw: str, today: date | None) -> str | None:
-    """A date of birth in the future or before 1900 is a typing error."""
-    if today is not None and born > today:
-        return _("date of birth %(value)s lies in the future", value=raw)
-    if born.year < EARLIEST_BIRTH_YEAR:
-        return _("date of birth %(value)s lies before %(year)s", value=raw, year=EARLIEST_BIRTH_YEAR)
-    return None
-
-
-def missing_birth_date_error(kind: str) -> str | None:
-    """A student needs a date of birth: it decides who signs the consent."""
-    return _("no date of birth (needed to know who signs the consent)") if kind == "student" else None
-
-
-def email_or_warning(raw: str, row: ParsedRow) -> str | None:
-    """A valid address, or None with a warning on the row (a bad address never costs the row)."""
-    try:
-        return _valid_email(raw)
-    except EmailNotValidError:
-        row.warnings.append(_("e-mail address '%(value)s' ignored: not valid", value=raw))
-        return None
 
 
 def _birth_date(raw: str, order: str | None, today: date | None) -> tuple[date | None, str | None]:
@@ -430,7 +332,7 @@ def _guardians(values: list[str], cols: dict[int, tuple[str, str]], row: ParsedR
         email = None
         if entry.get("email"):
             try:
-                email = _valid_email(entry["email"])
+                email = valid_email(entry["email"])
             except EmailNotValidError:
                 row.warnings.append(_("guardian e-mail '%(value)s' ignored: not valid",
                                       value=entry["email"]))

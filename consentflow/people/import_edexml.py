@@ -27,7 +27,7 @@ from pathlib import Path
 from flask_babel import gettext as _
 from lxml import etree
 
-from consentflow.people.import_csv import (
+from consentflow.people.rows import (
     MAX_ROWS,
     ParsedFile,
     ParsedRow,

@@ -24,9 +24,10 @@ from sqlalchemy.orm import Session, selectinload
 from consentflow.audit.service import Actor, record_event
 from consentflow.errors import InvalidInput, NotFound
 from consentflow.models import Guardian, Person, School, person_guardian
-from consentflow.people.import_csv import GuardianIn, ParsedFile, ParsedRow, field_label, parse_roster
+from consentflow.people.import_csv import parse_roster
 from consentflow.people.import_edexml import looks_like_xml, parse_edexml
 from consentflow.people.leavers import Leaver, find_leavers, leavers_token
+from consentflow.people.rows import GuardianIn, ParsedFile, ParsedRow, field_label
 
 KINDS = ("student", "staff")
 

@@ -15,7 +15,7 @@ from consentflow.extensions import db
 from consentflow.home.views import Tile, add_tile
 from consentflow.models import utcnow
 from consentflow.people.forms import ConfirmLeaversForm, RosterImportForm
-from consentflow.people.import_csv import RosterFileError
+from consentflow.people.rows import RosterFileError
 from consentflow.people.leavers import confirm_leavers
 from consentflow.people.service import import_roster
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from consentflow.audit.service import Actor
 from consentflow.models import Person
-from consentflow.people.import_csv import RosterFileError
+from consentflow.people.rows import RosterFileError
 from consentflow.people.import_edexml import edexml_schema
 from consentflow.people.service import import_roster
 from tests import factories
