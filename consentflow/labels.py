@@ -60,6 +60,7 @@ LABELS = {
         "conflict": _l("conflict: check by hand"),
         "rejected": _l("rejected"),
         "left": _l("marked as left"),
+        "gone": _l("gone according to the file"),
     },
     "channel": CHANNEL_LABELS,
     "role": ROLE_LABELS,
@@ -131,7 +132,8 @@ TONES = {
     "purpose_status": {"approved": "ok", "blocked": "bad"},
     "link_state": {"active": "ok", "revoked": "bad", "closed": "bad", "expired": "bad"},
     "publication_state": {"published": "ok", "removal_pending": "warn", "taken_down": "bad"},
-    "import_status": {"created": "ok", "updated": "ok", "conflict": "warn", "rejected": "bad", "left": "warn"},
+    "import_status": {"created": "ok", "updated": "ok", "conflict": "warn", "rejected": "bad", "left": "warn",
+                      "gone": "warn"},
 }
 
 
