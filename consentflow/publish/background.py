@@ -12,8 +12,10 @@ Exactly one publication per photo and purpose, enforced by the database:
    the claim (``run_still_ours``) before recording; the unique partial index
    ``uq_publication_live`` refuses a second live publication whatever happens.
 
-``find_stale`` lists purposes whose worker vanished (or whose job was lost);
-the periodic job re-queues them.
+While a run renders and checks, a heartbeat (``consentflow.lease``) renews
+``publish_started_at`` through ``renew_lease``, so the stamp is a lease that
+expires only when the worker is gone. ``find_stale`` lists purposes whose
+lease expired (or whose job was lost); the periodic sweeper re-queues them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from consentflow.audit.service import Actor, record_event
@@ -110,6 +113,19 @@ def run_still_ours(session: Session, run: Run) -> bool:
     return result.rowcount == 1
 
 
+def renew_lease(conn: Connection, run: Run, current: datetime, new: datetime) -> bool:
+    """Move a live run's stamp (its lease) forward; False if the run is no longer ours."""
+    result = conn.execute(
+        update(PhotoPurpose)
+        .where(PhotoPurpose.id == run.purpose_id, PhotoPurpose.status == "publishing",
+               PhotoPurpose.publish_attempts == run.attempts,
+               PhotoPurpose.publish_started_at == current)
+        .values(publish_started_at=new)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
 def release_run(session: Session, run: Run) -> None:
     """Give a run's claim up (still publishing) so that a retry can claim it at once."""
     session.execute(
@@ -141,13 +157,19 @@ def record_failure(session: Session, purpose_id: int, message: str, now: datetim
                  details={"purpose": pp.purpose, "reason": message})
 
 
-def find_stale(session: Session, *, now: datetime, stale_after: timedelta) -> list[int]:
-    """Publishing purposes whose worker vanished, or whose job never ran."""
+def find_stale(session: Session, *, now: datetime, stale_after: timedelta,
+               lease: timedelta | None = None) -> list[int]:
+    """Publishing purposes whose worker vanished (lease expired), or whose job never ran.
+
+    ``lease`` (defaults to ``stale_after``) is how long a started run may go
+    without its heartbeat; ``stale_after`` how long a request may wait unstarted.
+    """
     cutoff = now - stale_after
+    expired = now - (lease if lease is not None else stale_after)
     return list(session.scalars(
         select(PhotoPurpose.id).where(
             PhotoPurpose.status == "publishing",
-            or_(PhotoPurpose.publish_started_at < cutoff,
+            or_(PhotoPurpose.publish_started_at < expired,
                 and_(PhotoPurpose.publish_started_at.is_(None),
                      PhotoPurpose.publish_requested_at < cutoff)))
         .order_by(PhotoPurpose.id)
