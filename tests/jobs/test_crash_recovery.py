@@ -279,11 +279,14 @@ def test_sigkill_twenty_times_every_photo_processed_and_published_exactly_once(c
     finally:
         killer.victim.stop()
         steady.stop()
+        import shutil; shutil.copytree(instance, "/tmp/pc/crash-" + database_kind(), dirs_exist_ok=True, ignore=shutil.ignore_patterns("storage"))  # DEBUG
     logs = killer.logs + [killer.victim.log(), steady.log()]
 
     kinds = Counter(kind for kind, _ in killer.interrupted)
     print(f"\nkills: {killer.kills} ({processing_kills} while processing); jobs interrupted "
           f"mid-run: {dict(kinds)}; purposes published: {published_channels}")
+    session.expire_all()
+    print("DEBUG states", Counter(p.state for p in session.scalars(select(Photo))), Counter((pp.status, pp.refusal and pp.refusal.get("code")) for pp in session.scalars(select(PhotoPurpose))))
     assert killer.kills == KILLS
     assert kinds["process_photo"] >= 1 and kinds["publish_purpose"] >= 1
 
