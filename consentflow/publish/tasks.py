@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from consentflow.audit.service import Actor
 from consentflow.errors import DomainError
 from consentflow.extensions import db
-from consentflow.jobs import enqueue, job
+from consentflow.jobs import enqueue, enqueue_in, job
 from consentflow.lease import Heartbeat, heartbeat_interval
 from consentflow.models import Photo, PhotoPurpose, User, utcnow
 from consentflow.photos.crypto import FaceKeyError, cipher_from_config
@@ -28,6 +28,9 @@ from consentflow.publish import background
 from consentflow.publish.service import ClaimLost, PublicationRefused, publish_photo
 
 log = logging.getLogger("consentflow.publish")
+
+# A purpose whose photo is being published for another purpose waits this long, then tries again.
+SIBLING_WAIT_SECONDS = 2
 
 
 def stale_after() -> timedelta:
@@ -60,6 +63,11 @@ def publish_purpose(purpose_id: int) -> str:
     run = background.claim_run(session, purpose_id, now=utcnow(), stale_after=lease())
     session.commit()  # the claim must survive a crash of this worker
     if run is None:
+        if background.sibling_running(session, purpose_id, now=utcnow(), lease=lease()):
+            # Another purpose of this photo is being published: try again shortly.
+            session.rollback()
+            enqueue_in(SIBLING_WAIT_SECONDS, "publish_purpose", purpose_id)
+            return "waiting"
         return "skipped"
     pp = session.get(PhotoPurpose, purpose_id)
     assert pp is not None

@@ -260,16 +260,19 @@ def test_sigkill_twenty_times_every_photo_processed_and_published_exactly_once(c
         for batch in (CHANNELS[0:2], CHANNELS[2:4], CHANNELS[4:6]):
             if killer.kills >= KILLS:
                 break
+            requested = []
             for photo_id in photo_ids:
                 for channel in batch:
                     approve_purpose(session, actor=actor, school_id=school_id,
                                     photo_id=photo_id, channel=channel, expected_version=None,
                                     now=utcnow())
-                    pp = request_publication(session, actor=actor, school_id=school_id,
-                                             photo_id=photo_id, channel=channel,
-                                             channel_note=None, now=utcnow())
-                    session.commit()
-                    enqueue("publish_purpose", pp.id)
+                    requested.append(request_publication(
+                        session, actor=actor, school_id=school_id, photo_id=photo_id,
+                        channel=channel, channel_note=None, now=utcnow()).id)
+                session.commit()
+            # Queued together, so that the kills meet a full queue.
+            for purpose_id in requested:
+                enqueue("publish_purpose", purpose_id)
             published_channels.extend(batch)
             while killer.kills < KILLS and killer.kill_once(
                     lambda: _pending_publications() > 0, last=killer.kills + 1 == KILLS):
@@ -279,14 +282,15 @@ def test_sigkill_twenty_times_every_photo_processed_and_published_exactly_once(c
     finally:
         killer.victim.stop()
         steady.stop()
-        import shutil; shutil.copytree(instance, "/tmp/pc/crash-" + database_kind(), dirs_exist_ok=True, ignore=shutil.ignore_patterns("storage"))  # DEBUG
     logs = killer.logs + [killer.victim.log(), steady.log()]
 
     kinds = Counter(kind for kind, _ in killer.interrupted)
     print(f"\nkills: {killer.kills} ({processing_kills} while processing); jobs interrupted "
           f"mid-run: {dict(kinds)}; purposes published: {published_channels}")
     session.expire_all()
-    print("DEBUG states", Counter(p.state for p in session.scalars(select(Photo))), Counter((pp.status, pp.refusal and pp.refusal.get("code")) for pp in session.scalars(select(PhotoPurpose))))
+    print("photo states:", dict(Counter(p.state for p in session.scalars(select(Photo)))),
+          "purposes:", dict(Counter((pp.status, (pp.refusal or {}).get("code"))
+                                    for pp in session.scalars(select(PhotoPurpose)))))
     assert killer.kills == KILLS
     assert kinds["process_photo"] >= 1 and kinds["publish_purpose"] >= 1
 
