@@ -74,7 +74,7 @@ def publish_purpose(purpose_id: int) -> str:
     actor = _actor(pp)
     photo = session.get(Photo, pp.photo_id)
     assert photo is not None
-    claimed = run
+    claimed: background.Run = run
     beat = Heartbeat(db.engine, lambda conn, current, new: background.renew_lease(
         conn, claimed, current, new), run.started_at, every=heartbeat_interval(lease()),
         clock=utcnow).start()
@@ -82,9 +82,7 @@ def publish_purpose(purpose_id: int) -> str:
     def still_ours() -> bool:
         # The heartbeat stops before the final check: the run records with the
         # stamp it last wrote, or not at all.
-        nonlocal run
-        run = replace(run, started_at=beat.stop())
-        return background.run_still_ours(session, run)
+        return background.run_still_ours(session, replace(claimed, started_at=beat.stop()))
 
     try:
         try:
@@ -95,7 +93,7 @@ def publish_purpose(purpose_id: int) -> str:
                 tolerance=thresholds().loose, still_ours=still_ours,
             )
         finally:
-            run = replace(run, started_at=beat.stop())
+            run = replace(claimed, started_at=beat.stop())
         session.commit()
     except PublicationRefused:
         session.commit()  # keep the refusal and the faces that caused it
