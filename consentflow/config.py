@@ -60,6 +60,15 @@ def default_config(instance_path: str) -> dict[str, Any]:
         "REDIS_URL": "redis://127.0.0.1:6379/0",
         "QUEUE_IMMEDIATE": False,
         "QUEUE_NAME": "consentflow",
+        # Background jobs (README, Robustness): a running job's lease, renewed by
+        # its worker every quarter of it; a killed worker's job is taken over once
+        # the lease expired (the sweeper runs every minute). A queued job that
+        # never started is assumed lost after 6 x PHOTO_STALE_SECONDS (photos)
+        # or PUBLISH_STALE_SECONDS (publications) and queued again.
+        "PHOTO_LEASE_SECONDS": 60,
+        "PUBLISH_LEASE_SECONDS": 60,
+        "PHOTO_STALE_SECONDS": 900,
+        "PUBLISH_STALE_SECONDS": 600,
         # Upload limits: a decoded image may not exceed these.
         "MAX_CONTENT_LENGTH": 512 * 1024 * 1024,
         "UPLOAD_MAX_BYTES": 60 * 1024 * 1024,

@@ -63,6 +63,10 @@ class Queue:
     def enqueue(self, name: str, *args: Any) -> Any:
         return self.tasks[name](*args)
 
+    def enqueue_in(self, seconds: float, name: str, *args: Any) -> Any:
+        """Queue a job to run in ``seconds`` (kept by the queue, not by this process)."""
+        return self.tasks[name].schedule(args=args, delay=seconds)
+
     def run_pending(self, limit: int = 10_000) -> int:
         """Execute queued tasks in this process (tests, CLI one-shot runs)."""
         done = 0
@@ -153,3 +157,7 @@ def get_queue(app: Flask | None = None) -> Queue:
 
 def enqueue(name: str, *args: Any) -> Any:
     return get_queue().enqueue(name, *args)
+
+
+def enqueue_in(seconds: float, name: str, *args: Any) -> Any:
+    return get_queue().enqueue_in(seconds, name, *args)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from consentflow.audit.service import Actor, record_event
 from consentflow.errors import InvalidInput, NotFound
+from consentflow.locking import serialise
 from consentflow.models import Guardian, Person, School, person_guardian
 from consentflow.people.import_csv import parse_roster
 from consentflow.people.import_edexml import looks_like_xml, parse_edexml
@@ -85,6 +86,9 @@ def import_roster(session: Session, *, actor: Actor, school_id: int, data: bytes
     if session.get(School, school_id) is None:
         raise NotFound("No such school.")
     parsed = parse_export(data, kind, today)
+    # Two imports at once would both create the same new people (a unique
+    # violation, a 500): one import at a time per school, each sees the last.
+    serialise(session, School, school_id)
     report = ImportReport(kind=kind, dry_run=dry_run, full_export=full_export,
                           mapping=parsed.mapping, ignored_headers=parsed.ignored_headers,
                           notes=list(parsed.notes), file_format=parsed.file_format)
