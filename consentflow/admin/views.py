@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, url_for
-from flask_babel import gettext as _
 from flask_admin.contrib.sqla import ModelView
+from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import inspect, select
@@ -16,9 +16,9 @@ from consentflow.admin.users import UserView  # noqa: F401  (re-exported for set
 from consentflow.audit.chain import ALTERED, ERASED, personal_display
 from consentflow.audit.service import record_event
 from consentflow.auth.access import current_actor, has_role, require_school, schools_of
+from consentflow.errors import InvalidState
 from consentflow.events import PersonLeft, emit
 from consentflow.extensions import db
-from consentflow.errors import InvalidState
 from consentflow.models import ConsentForm, Guardian, Person, School, SchoolYear, utcnow
 from consentflow.models.consent import form_is_signed
 

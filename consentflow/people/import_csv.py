@@ -53,7 +53,8 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 }
 # "first name" alone is the first name; "roepnaam" wins over "voornamen" when both exist.
 _PREFERENCE = {"first_name": ("roepnaam", "callname", "preferredname")}
-_ROLE = r"(?:ouderverzorger|ouders?|verzorgers?|voogd|wettelijkvertegenwoordiger|guardian|parent|contactpersoon|contact)"
+_ROLE = (r"(?:ouderverzorger|ouders?|verzorgers?|voogd|wettelijkvertegenwoordiger"
+         r"|guardian|parent|contactpersoon|contact)")
 _MAIL = r"(?:e?mail(?:adres)?|emailaddress)"
 _NAME = r"(?:naam|volledigenaam|name|fullname)"
 _REL = r"(?:relatie|relation|relationship|soort|type)"

@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consentflow.models import ConsentRecord, Face, FaceReview, Person
 from consentflow.consent.effective import allows, consent_map
+from consentflow.models import ConsentRecord, Face, FaceReview, Person
 from consentflow.photos.decisions import FaceFacts, ReviewFacts, consent_purpose, persons_to_check
 from consentflow.photos.decisions import decide_photo as rules_decide_photo
 from consentflow.publish.redact import Box, Decision, PlannedFace

@@ -28,8 +28,8 @@ from types import MappingProxyType
 import numpy as np
 import numpy.typing as npt
 
-from consentflow.faces.engine import FaceBox, box_iou
 from consentflow.faces.encoding import Encoding
+from consentflow.faces.engine import FaceBox, box_iou
 from consentflow.publish.redact import Box
 
 FloatBox = npt.NDArray[np.float64]  # left, top, right, bottom
@@ -192,7 +192,7 @@ class FaceTracker:
             live.faces.append(face)
             ids.append(live.id)
         kept: list[_Live] = []
-        for ti, live in enumerate(self._live):
+        for live in self._live:
             if live.frames[-1] != frame:
                 live.misses += 1
             if live.misses > self.settings.max_misses:

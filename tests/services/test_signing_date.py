@@ -7,7 +7,7 @@ Before the fix a guardian's signature for a 17-year-old dated two years back
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from io import BytesIO
 from typing import Any
 
