@@ -108,7 +108,7 @@ class UserView(ModelView):
             if is_created:
                 model.email = check_new_email(db.session, model.email or "")
             # Read before anything flushes: a flush forgets what the form changed.
-            state = inspect(model).attrs
+            state: Any = inspect(model).attrs
             changed = [f for f in ("email", "active") if state[f].history.has_changes()]
         actor = current_actor()
         password = form.new_password.data

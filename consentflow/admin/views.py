@@ -123,7 +123,8 @@ class ConsentFormView(SchoolScopedView):
         return form_is_signed(db.session.connection(), model.id)
 
     def new_version_url(self, model: ConsentForm) -> str:
-        return url_for("consent.new_form", **{"from": model.id})
+        params: dict[str, Any] = {"from": model.id}  # "from" is a keyword in Python
+        return url_for("consent.new_form", **params)
 
     def on_model_change(self, form: Any, model: Any, is_created: bool) -> None:
         if not is_created and self.is_signed(model):

@@ -49,7 +49,7 @@ def authenticate(
     # A success remembers the device; a failure is charged to the device only if it was known.
     session.add(LoginAttempt(email=email, remote_addr=remote_addr, success=active, at=now,
                              device=device if active else known))
-    if not active:
+    if not active or user is None:
         record_event(
             session, actor=Actor.system("login"), action="auth.login_failed",
             object_type="user", object_id=user.id if user else None,

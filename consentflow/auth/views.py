@@ -100,10 +100,10 @@ def login() -> Any:
             session["lang"] = lang
         session[SESSION_TOKEN_KEY] = raw_token
         login_user(user, remember=False)
-        response = redirect(next_url)
+        signed_in = redirect(next_url)
         if new_device:
-            _set_device_cookie(response, device)
-        return response
+            _set_device_cookie(signed_in, device)
+        return signed_in
     return render_template("auth/login.html", form=form)
 
 

@@ -94,7 +94,7 @@ def record(person_id: int) -> Any:
     school = require_school()
     form_id = request.values.get("form_id", type=int)
     if form_id:
-        consent_form = get_owned(ConsentForm, form_id)
+        consent_form: ConsentForm | None = get_owned(ConsentForm, form_id)
     else:
         year = school_year_on(db.session, school.id, local_date(utcnow()))
         consent_form = latest_form(db.session, year.id) if year else None

@@ -105,8 +105,8 @@ def open_round(session: Session, *, actor: Actor, school_id: int, school_year_id
             for guardian in person.guardians:
                 planned.append((_new_link(session, rnd, person, guardian, expires_at, now), person, guardian))
     session.flush()
-    for link, person, guardian in planned:
-        if _queue_link_message(session, ctx, school, link, person, guardian, now):
+    for link, person, addressee in planned:
+        if _queue_link_message(session, ctx, school, link, person, addressee, now):
             summary.messages += 1
         else:
             summary.unreachable.append((person, "no e-mail address"))

@@ -172,10 +172,10 @@ def parse_date(raw: str, slashed: str | None = "dmy") -> date:
             order = slashed
         day, month = (first, second) if order == "dmy" else (second, first)
         return date(year, month, day)  # ValueError for 31/02
-    for pattern, order in _DATE_PATTERNS:
+    for pattern, fields in _DATE_PATTERNS:
         match = pattern.match(text)
         if match:
-            parts = dict(zip(order, (int(g) for g in match.groups()), strict=True))
+            parts = dict(zip(fields, (int(g) for g in match.groups()), strict=True))
             return date(parts["y"], parts["m"], parts["d"])  # ValueError for 31-02
     raise ValueError(raw)
 

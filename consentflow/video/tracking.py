@@ -179,13 +179,13 @@ class FaceTracker:
                 used_tracks.add(ti)
         ids: list[int] = []
         for fi, (face, box) in enumerate(zip(faces, boxes)):
-            ti = assigned.get(fi)
-            if ti is None:
+            match = assigned.get(fi)
+            if match is None:
                 live = _Live(self._next_id, [], [], [])
                 self._next_id += 1
                 self._live.append(live)
             else:
-                live = self._live[ti]
+                live = self._live[match]
                 live.misses = 0
             live.frames.append(frame)
             live.boxes.append(box)
