@@ -15,6 +15,7 @@ from sqlalchemy import inspect, select
 from wtforms import PasswordField, SelectMultipleField
 from wtforms.validators import Optional as OptionalValidator
 
+from consentflow.admin.base import refuse
 from consentflow.audit.service import record_event
 from consentflow.auth.access import current_actor, has_role, require_school, roles_of, schools_of
 from consentflow.auth.accounts import (
@@ -56,7 +57,7 @@ class UserView(ModelView):
         return bool(current_user.is_authenticated and has_role("admin"))
 
     def inaccessible_callback(self, name: str, **kwargs: Any) -> Any:
-        abort(403)
+        return refuse()
 
     def _scope(self, query: Any) -> Any:
         school = require_school()

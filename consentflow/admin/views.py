@@ -11,7 +11,7 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import inspect, select
 
-from consentflow.admin.base import ReadOnlyScopedView, SchoolScopedView
+from consentflow.admin.base import ReadOnlyScopedView, SchoolScopedView, refuse
 from consentflow.admin.users import UserView  # noqa: F401  (re-exported for setup and tests)
 from consentflow.audit.chain import ALTERED, ERASED, personal_display
 from consentflow.audit.service import record_event
@@ -46,7 +46,7 @@ class SchoolView(ModelView):
         return bool(current_user.is_authenticated and has_role("admin"))
 
     def inaccessible_callback(self, name: str, **kwargs: Any) -> Any:
-        abort(403)
+        return refuse()
 
     def _admin_school_ids(self) -> list[int]:
         from consentflow.auth.access import roles_of
