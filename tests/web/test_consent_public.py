@@ -23,8 +23,11 @@ PURPOSES = ["website.photo", "social_media.photo", "face_matching"]
 
 
 def setup_round(db_session: Any, app: Any, *, dob: date = date(2013, 5, 1),
-                valid_days: int = 30) -> tuple[Any, Any, ConsentLink]:
+                valid_days: int = 30, year_start: date | None = None) -> tuple[Any, Any, ConsentLink]:
+    """A school with a round open today; ``year_start``: the day its school years begin."""
     school = factories.school(db_session)
+    if year_start is not None:
+        school.year_start_month, school.year_start_day = year_start.month, year_start.day
     child = factories.person(db_session, school=school, dob=dob, first="Mila")
     factories.guardian(db_session, school=school, children=[child], name="Pat Parent",
                        email="pat@example.org")
