@@ -16,6 +16,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 help:
 	@echo "make run    install, migrate, load the demo school, start web app + worker"
 	@echo "make test   install everything and run the whole test suite"
+	@echo "make lint   ruff and mypy (make test runs them first)"
 	@echo "make bench  print the performance figures quoted in the README"
 
 uv:
@@ -54,13 +55,19 @@ serve:
 
 # Each run names its database: SQLite (the embedded default every new user
 # starts on) always, then PostgreSQL when TEST_DATABASE_URL points at one.
-test: install system-deps
+test: install system-deps lint
 	@echo "== test run 1: SQLite (embedded default)"
 	TEST_DATABASE_URL=sqlite $(UV) run --frozen pytest -q
 	@if [ -n "$$TEST_DATABASE_URL" ] && [ "$$TEST_DATABASE_URL" != sqlite ]; then \
 		echo "== test run 2: PostgreSQL ($$TEST_DATABASE_URL)"; \
 		$(UV) run --frozen pytest -q; \
 	fi
+
+# Static checks before any test: ruff (pyflakes, pycodestyle errors, bugbear,
+# import order) over the code, tests and benches; mypy over consentflow/.
+lint: install
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen mypy
 
 test-pg:
 	TEST_DATABASE_URL=$(PG_TEST_URL) $(MAKE) test
@@ -94,4 +101,4 @@ translations:
 	$(UV) run --frozen pybabel update -i consentflow/translations/messages.pot -d consentflow/translations
 	$(UV) run --frozen pybabel compile -d consentflow/translations
 
-.PHONY: help uv install system-deps run serve test wheel bench-video test-pg bench screenshots translations
+.PHONY: help uv install system-deps run serve lint test wheel bench-video test-pg bench screenshots translations

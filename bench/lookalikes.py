@@ -70,7 +70,7 @@ def _histogram(series: dict[str, list[float]], width: int = 40) -> str:
     lines = [f"{'distance':>11}  " + "  ".join(f"{k:<{width}}" for k in series)]
     for i in range(len(edges) - 1):
         marks = []
-        for name, c in counts.items():
+        for c in counts.values():
             share = c[i] / max(1, c.sum())
             bar = "#" * round(share / max(c.max() / max(1, c.sum()), 1e-9) * (width - 8))
             marks.append(f"{bar:<{width - 7}}{share:>6.0%}" if c[i] else " " * width)

@@ -47,8 +47,17 @@ def _seed(n_faces: int, rng: random.Random) -> tuple[int, str]:
     from consentflow.audit.service import Actor
     from consentflow.auth.service import create_user
     from consentflow.extensions import db
-    from consentflow.models import (Album, ConsentForm, ConsentRecord, Face, FaceReview, Person,
-                                    Photo, School, SchoolYear)
+    from consentflow.models import (
+        Album,
+        ConsentForm,
+        ConsentRecord,
+        Face,
+        FaceReview,
+        Person,
+        Photo,
+        School,
+        SchoolYear,
+    )
     from consentflow.models.consent import DEFAULT_PURPOSES
 
     session = db.session

@@ -23,7 +23,8 @@ from consentflow.extensions import db
 from consentflow.models import Board, School
 
 # "module:attribute" of click groups/commands contributed by features.
-CLI_GROUPS: list[str] = ["consentflow.demo:demo_cli", "consentflow.people.cli:people_cli", "consentflow.photos.cli:faces_cli",
+CLI_GROUPS: list[str] = ["consentflow.demo:demo_cli", "consentflow.people.cli:people_cli",
+                         "consentflow.photos.cli:faces_cli",
                          "consentflow.photos.cli:photos_cli",
                          "consentflow.privacy.cli:privacy_cli", "consentflow.privacy.cli:retention_command"]
 

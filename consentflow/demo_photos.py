@@ -63,8 +63,8 @@ def load_demo_photos(session: Session, school: School, actor: Actor) -> list[str
             session, maker, school.id, title=ALBUM_TITLE, event_date=date(today.year, 1, 25),
             description="Rondleiding en presentaties.", maker="J. Fotograaf",
             purposes=["website", "newsletter"], now=utcnow())
-        files = [(name, (DATA / name).read_bytes()) for name in ALBUM_PHOTOS]
-        results = service.upload_photos(session, storage_from_config(config), maker, album, files,
+        uploads = [(name, (DATA / name).read_bytes()) for name in ALBUM_PHOTOS]
+        results = service.upload_photos(session, storage_from_config(config), maker, album, uploads,
                                         now=utcnow())
         # The job waits (retries) until this transaction is committed.
         for result in results:

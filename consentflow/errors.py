@@ -126,7 +126,7 @@ def register_error_handlers(app: Flask) -> None:
             return _render(err.code, name, err.description or "")
         # werkzeug's default descriptions are English: pages say it in the user's language.
         custom = err.description if err.description != type(err).description else ""
-        return _render(err.code, name, gettext_if_known(custom))
+        return _render(err.code, name, gettext_if_known(custom or ""))
 
 
 def gettext_if_known(text: str) -> str:

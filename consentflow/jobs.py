@@ -110,7 +110,7 @@ def _in_app_context(app: Flask, name: str, func: Callable[..., Any]) -> Callable
                 log.exception("job %s%s failed", name, args)
                 raise
             finally:
-                db.session.remove()
+                db.session.remove()  # type: ignore[attr-defined]  # scoped_session's own method
 
     run.__name__ = name
     return run

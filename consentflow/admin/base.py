@@ -16,14 +16,20 @@ from consentflow.errors import DomainError, user_message
 from consentflow.extensions import db
 
 
+def refuse() -> Any:
+    """Every admin view's answer to a request it may not serve: anonymous to the
+    login page (like the rest of the site), a logged-in user without the role 403."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login", next=request.path))
+    abort(403)
+
+
 class SecureIndexView(AdminIndexView):
     def is_accessible(self) -> bool:
         return bool(current_user.is_authenticated and has_role("admin", "privacy"))
 
     def inaccessible_callback(self, name: str, **kwargs: Any) -> Any:
-        if not current_user.is_authenticated:
-            return redirect(url_for("auth.login", next=request.path))
-        abort(403)
+        return refuse()
 
     @expose("/")
     def index(self) -> Any:
@@ -43,9 +49,7 @@ class SchoolScopedView(DutchColumns, ModelView):
         return bool(current_user.is_authenticated and has_role(*self.required_roles))
 
     def inaccessible_callback(self, name: str, **kwargs: Any) -> Any:
-        if not current_user.is_authenticated:
-            return redirect(url_for("auth.login", next=request.path))
-        abort(403)
+        return refuse()
 
     def _school_filter(self, query: Any) -> Any:
         school = require_school()

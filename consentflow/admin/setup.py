@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask import Flask
-from flask_babel import lazy_gettext as _l
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
+from flask_babel import lazy_gettext as _l
 
 from consentflow.admin.base import SecureIndexView
 from consentflow.admin.views import (

@@ -15,6 +15,7 @@ from sqlalchemy import inspect, select
 from wtforms import PasswordField, SelectMultipleField
 from wtforms.validators import Optional as OptionalValidator
 
+from consentflow.admin.base import refuse
 from consentflow.admin.columns import DutchColumns
 from consentflow.audit.service import record_event
 from consentflow.auth.access import current_actor, has_role, require_school, roles_of, schools_of
@@ -57,7 +58,7 @@ class UserView(DutchColumns, ModelView):
         return bool(current_user.is_authenticated and has_role("admin"))
 
     def inaccessible_callback(self, name: str, **kwargs: Any) -> Any:
-        abort(403)
+        return refuse()
 
     def _scope(self, query: Any) -> Any:
         school = require_school()
@@ -109,7 +110,7 @@ class UserView(DutchColumns, ModelView):
             if is_created:
                 model.email = check_new_email(db.session, model.email or "")
             # Read before anything flushes: a flush forgets what the form changed.
-            state = inspect(model).attrs
+            state: Any = inspect(model).attrs
             changed = [f for f in ("email", "active") if state[f].history.has_changes()]
         actor = current_actor()
         password = form.new_password.data

@@ -5,22 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, url_for
-from flask_babel import gettext as _
 from flask_admin.contrib.sqla import ModelView
+from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import inspect, select
 
-from consentflow.admin.base import ReadOnlyScopedView, SchoolScopedView
+from consentflow.admin.base import ReadOnlyScopedView, SchoolScopedView, refuse
 from consentflow.admin.columns import DutchColumns, coded, decisions_formatter, purposes_formatter
 from consentflow.admin.users import UserView  # noqa: F401  (re-exported for setup and tests)
 from consentflow.audit.chain import ALTERED, ERASED, personal_display
 from consentflow.audit.service import record_event
 from consentflow.auth.access import current_actor, has_role, require_school, schools_of
-from consentflow.events import PersonLeft, emit
-from consentflow.labels import LABELS
-from consentflow.extensions import db
 from consentflow.errors import InvalidState
+from consentflow.events import PersonLeft, emit
+from consentflow.extensions import db
+from consentflow.labels import LABELS
 from consentflow.models import ConsentForm, Guardian, Person, School, SchoolYear, utcnow
 from consentflow.models.consent import form_is_signed
 
@@ -49,7 +49,7 @@ class SchoolView(DutchColumns, ModelView):
         return bool(current_user.is_authenticated and has_role("admin"))
 
     def inaccessible_callback(self, name: str, **kwargs: Any) -> Any:
-        abort(403)
+        return refuse()
 
     def _admin_school_ids(self) -> list[int]:
         from consentflow.auth.access import roles_of
@@ -128,7 +128,8 @@ class ConsentFormView(SchoolScopedView):
         return form_is_signed(db.session.connection(), model.id)
 
     def new_version_url(self, model: ConsentForm) -> str:
-        return url_for("consent.new_form", **{"from": model.id})
+        params: dict[str, Any] = {"from": model.id}  # "from" is a keyword in Python
+        return url_for("consent.new_form", **params)
 
     def on_model_change(self, form: Any, model: Any, is_created: bool) -> None:
         if not is_created and self.is_signed(model):

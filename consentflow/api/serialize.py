@@ -68,8 +68,8 @@ def faces_json(session: Session, photo: Photo, today: date) -> dict[str, Any]:
     resolved = resolve_faces(session, photo.id)
     by_channel = decide_photo(session, resolved, channels, today)
     per_face: dict[int, dict[str, Any]] = {r.face.id: {} for r in resolved}
-    for channel, decisions in by_channel.items():
-        for d in decisions:
+    for channel, channel_decisions in by_channel.items():
+        for d in channel_decisions:
             per_face[d.resolved.face.id][channel] = {
                 "decision": d.decision, "reason": d.basis,
                 "consent_record_id": d.consent_record_id}

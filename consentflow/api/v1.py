@@ -19,16 +19,15 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from consentflow.api.guard import (ApiError, api, error_response, forget_login_session, owned,
-                                   token_role)
+from consentflow.api.guard import ApiError, api, error_response, forget_login_session, owned, token_role
 from consentflow.api.serialize import album_json, faces_json, photo_json
 from consentflow.errors import DomainError
 from consentflow.extensions import csrf, db
 from consentflow.models import Album, Photo, utcnow
 from consentflow.photos import service
 from consentflow.photos.storage import storage_from_config
-from consentflow.photos.uploads import receive_upload, upload_limits
 from consentflow.photos.tasks import requeue_stale
+from consentflow.photos.uploads import receive_upload, upload_limits
 
 v1 = Blueprint("v1", __name__, url_prefix="/v1")
 # No cookie is ever accepted here (see guard.py), so there is nothing for CSRF to protect.

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consentflow.audit.service import Actor, record_event
+from consentflow.auth.passwords import hash_password, needs_rehash, verify_password
 from consentflow.auth.sessions import revoke_all_sessions
 from consentflow.auth.throttle import ThrottlePolicy, check_throttle, is_known_device, lock_account
-from consentflow.auth.passwords import hash_password, needs_rehash, verify_password
 from consentflow.errors import Forbidden, InvalidInput
 from consentflow.models import ApiToken, LoginAttempt, Membership, School, User, utcnow
 from consentflow.models.user import ROLES
@@ -49,7 +49,7 @@ def authenticate(
     # A success remembers the device; a failure is charged to the device only if it was known.
     session.add(LoginAttempt(email=email, remote_addr=remote_addr, success=active, at=now,
                              device=device if active else known))
-    if not active:
+    if not active or user is None:
         record_event(
             session, actor=Actor.system("login"), action="auth.login_failed",
             object_type="user", object_id=user.id if user else None,

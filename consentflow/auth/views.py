@@ -14,14 +14,14 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from consentflow.auth.access import SCHOOL_SESSION_KEY, current_actor, require_role, schools_of
-from consentflow.auth.session_guard import SESSION_TOKEN_KEY, current_session_row
-from consentflow.auth.sessions import active_sessions, end_own_session, log_out, start_session
-from consentflow.errors import NotFound
-from consentflow.labels import local_dt
 from consentflow.auth.forms import LoginForm
 from consentflow.auth.service import LoginFailed, authenticate
+from consentflow.auth.session_guard import SESSION_TOKEN_KEY, current_session_row
+from consentflow.auth.sessions import active_sessions, end_own_session, log_out, start_session
 from consentflow.auth.throttle import LoginThrottled, ThrottlePolicy
+from consentflow.errors import NotFound
 from consentflow.extensions import db
+from consentflow.labels import local_dt
 from consentflow.models import utcnow
 
 bp = Blueprint("auth", __name__)
@@ -100,10 +100,10 @@ def login() -> Any:
             session["lang"] = lang
         session[SESSION_TOKEN_KEY] = raw_token
         login_user(user, remember=False)
-        response = redirect(next_url)
+        signed_in = redirect(next_url)
         if new_device:
-            _set_device_cookie(response, device)
-        return response
+            _set_device_cookie(signed_in, device)
+        return signed_in
     return render_template("auth/login.html", form=form)
 
 

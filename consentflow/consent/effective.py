@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from consentflow.models import ConsentRecord, SchoolYear
@@ -20,7 +20,7 @@ from consentflow.models import ConsentRecord, SchoolYear
 _CHUNK = 2000  # keeps IN lists well inside every database's parameter limit
 
 
-def _in_year(on: date) -> tuple[object, ...]:
+def _in_year(on: date) -> tuple[ColumnElement[bool], ...]:
     return (SchoolYear.starts_on <= on, SchoolYear.ends_on >= on)
 
 

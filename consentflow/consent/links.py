@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from consentflow.audit.service import Actor, record_event
 from consentflow.config import ConfigError, public_base_url
-from consentflow.errors import DomainError, InvalidState, NotFound
 from consentflow.consent.signer import end_of_school_day
+from consentflow.errors import DomainError, InvalidState, NotFound
 from consentflow.models import ConsentLink, ConsentRound, Guardian, Person, SchoolYear
 
 TOKEN_SALT = "consentflow.consent-link.v1"

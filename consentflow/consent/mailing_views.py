@@ -201,7 +201,8 @@ def link_letter(link_id: int) -> Any:
 def send_link(person_id: int) -> Any:
     """Per-person send: the year link(s) of whoever signs for the person today, through the open mailing."""
     person = get_owned(Person, person_id)
-    back = request.form.get("back") == "round" and request.form.get("round_id", type=int)
+    round_id = request.form.get("round_id", type=int)
+    back = round_id if request.form.get("back") == "round" else None
     if ActionForm().validate_on_submit():
         try:
             summary = send_person_links(db.session, actor=current_actor(), school_id=person.school_id,

@@ -14,17 +14,21 @@ from datetime import datetime
 from functools import wraps
 from typing import Any
 
-from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request,
-                   session, url_for)
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from consentflow.consent.forms import PublicConsentForm
 from consentflow.consent.links import LinkContext, LinkRefused, PublicAddressMissing, link_context_from, resolve_link
-from consentflow.consent.rounds import current_form
 from consentflow.consent.purposes import group_purposes, purpose_label
-from consentflow.consent.self_service import (OverviewRefused, check_access, check_guardian_link,
-                                              published_image, view_overview)
+from consentflow.consent.rounds import current_form
+from consentflow.consent.self_service import (
+    OverviewRefused,
+    check_access,
+    check_guardian_link,
+    published_image,
+    view_overview,
+)
 from consentflow.consent.service import latest_record_in_year
 from consentflow.consent.signer import local_date
 from consentflow.consent.submit import find_submission, submit_via_link

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from wtforms import BooleanField
 
+from consentflow.audit.service import record_event
 from consentflow.auth.access import current_actor, get_owned, require_role, require_school
 from consentflow.consent.effective import effective_record
 from consentflow.consent.evidence import evidence_path
@@ -19,7 +20,6 @@ from consentflow.consent.purposes import purpose_label
 from consentflow.consent.service import record_consent, record_history
 from consentflow.consent.signer import SCHOOL_TZ, SigningDateInvalid, local_date, signers_of, signs_for_self
 from consentflow.consent.years import latest_form, school_year_on
-from consentflow.audit.service import record_event
 from consentflow.errors import DomainError, SignerRuleViolation, user_message
 from consentflow.exports import download_name
 from consentflow.extensions import db
@@ -97,7 +97,7 @@ def record(person_id: int) -> Any:
     school = require_school()
     form_id = request.values.get("form_id", type=int)
     if form_id:
-        consent_form = get_owned(ConsentForm, form_id)
+        consent_form: ConsentForm | None = get_owned(ConsentForm, form_id)
     else:
         year = school_year_on(db.session, school.id, local_date(utcnow()))
         consent_form = latest_form(db.session, year.id) if year else None

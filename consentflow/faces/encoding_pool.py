@@ -111,9 +111,10 @@ def describe_parallel(
             _drop(helper)
             sent.append(None)
     results = [describe(runs[0], model, jitters)]
-    for helper, run in zip(sent, runs[1:]):
+    for maybe_helper, run in zip(sent, runs[1:]):
         answer: Any = None
-        if helper is not None:
+        if maybe_helper is not None:
+            helper = maybe_helper
             try:
                 assert helper.stdout is not None
                 answer = _receive(helper.stdout)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import CursorResult, Dialect, Result
 from sqlalchemy.orm import DeclarativeBase, registry
 
 NAMING_CONVENTION = {
@@ -21,6 +21,15 @@ NAMING_CONVENTION = {
 def utcnow() -> datetime:
     """The current time as an aware UTC datetime."""
     return datetime.now(timezone.utc)
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """Rows an UPDATE/DELETE touched: the compare-and-set claims decide on it.
+
+    Session.execute is typed as returning a Result; for DML it is a
+    CursorResult, which carries the count.
+    """
+    return int(cast("CursorResult[Any]", result).rowcount)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

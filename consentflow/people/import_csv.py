@@ -62,7 +62,8 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 }
 # "first name" alone is the first name; "roepnaam" wins over "voornamen" when both exist.
 _PREFERENCE = {"first_name": ("roepnaam", "callname", "preferredname")}
-_ROLE = r"(?:ouderverzorger|ouders?|verzorgers?|voogd|wettelijkvertegenwoordiger|guardian|parent|contactpersoon|contact)"
+_ROLE = (r"(?:ouderverzorger|ouders?|verzorgers?|voogd|wettelijkvertegenwoordiger"
+         r"|guardian|parent|contactpersoon|contact)")
 _MAIL = r"(?:e?mail(?:adres)?|emailaddress)"
 _NAME = r"(?:naam|volledigenaam|name|fullname)"
 _REL = r"(?:relatie|relation|relationship|soort|type)"
@@ -145,10 +146,10 @@ def parse_date(raw: str, slashed: str | None = "dmy") -> date:
             order = slashed
         day, month = (first, second) if order == "dmy" else (second, first)
         return date(year, month, day)  # ValueError for 31/02
-    for pattern, order in _DATE_PATTERNS:
+    for pattern, fields in _DATE_PATTERNS:
         match = pattern.match(text)
         if match:
-            parts = dict(zip(order, (int(g) for g in match.groups()), strict=True))
+            parts = dict(zip(fields, (int(g) for g in match.groups()), strict=True))
             return date(parts["y"], parts["m"], parts["d"])  # ValueError for 31-02
     raise ValueError(raw)
 
@@ -228,7 +229,8 @@ def parse_roster(data: bytes, kind: str, today: date | None = None) -> ParsedFil
     if missing:
         raise RosterFileError(
             "Columns not found: %(missing)s. Headers in the file: %(headers)s.",
-            missing=", ".join(field_label(name) for name in missing), headers=", ".join(h for h in headers if h.strip()))
+            missing=", ".join(field_label(name) for name in missing),
+            headers=", ".join(h for h in headers if h.strip()))
     mapping = {name: headers[i] for name, i in fields.items()}
     mapping.update({f"guardian{slot}.{attr}": headers[i] for i, (slot, attr) in guardian_cols.items()})
     read: list[tuple[int, list[str]] | ParsedRow] = []

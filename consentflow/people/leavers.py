@@ -69,7 +69,7 @@ def _with_counts(session: Session, people: list[Person]) -> list[Leaver]:
         encodings = {int(person_id): int(n) for person_id, n in session.execute(
             select(Face.matched_person_id, func.count())
             .where(Face.matched_person_id.in_(ids), Face.encoding_encrypted.is_not(None))
-            .group_by(Face.matched_person_id))}
+            .group_by(Face.matched_person_id)) if person_id is not None}
     return [Leaver(p.id, p.external_id, p.full_name, p.group_name, refs.get(p.id, 0), encodings.get(p.id, 0))
             for p in people]
 

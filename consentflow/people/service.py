@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import select
 from flask_babel import gettext as _
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from consentflow.audit.service import Actor, record_event

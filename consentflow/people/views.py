@@ -15,8 +15,8 @@ from consentflow.extensions import db
 from consentflow.home.views import Tile, add_tile
 from consentflow.models import utcnow
 from consentflow.people.forms import ConfirmLeaversForm, RosterImportForm
-from consentflow.people.rows import RosterFileError
 from consentflow.people.leavers import confirm_leavers
+from consentflow.people.rows import RosterFileError
 from consentflow.people.service import import_roster
 
 bp = Blueprint("people", __name__, url_prefix="/people")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -74,7 +76,6 @@ class EncodingCipher:
         return np.frombuffer(raw, dtype=np.float64).copy()
 
 
-def cipher_from_config(config: dict[str, object] | object) -> EncodingCipher:
+def cipher_from_config(config: Mapping[str, Any]) -> EncodingCipher:
     """Build the cipher from a Flask config mapping."""
-    get = config.get  # type: ignore[attr-defined]
-    return EncodingCipher(load_key(get("FACE_KEY") or None, get("FACE_KEY_FILE") or None))
+    return EncodingCipher(load_key(config.get("FACE_KEY") or None, config.get("FACE_KEY_FILE") or None))

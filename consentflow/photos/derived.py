@@ -19,8 +19,14 @@ from collections.abc import Iterable
 
 from consentflow.errors import InvalidState
 from consentflow.models import Photo
-from consentflow.photos.imaging import (ImageRejected, Limits, check_dimensions,
-                                       encode_clean_jpeg, is_video_type, load_upright)
+from consentflow.photos.imaging import (
+    ImageRejected,
+    Limits,
+    check_dimensions,
+    encode_clean_jpeg,
+    is_video_type,
+    load_upright,
+)
 from consentflow.photos.storage import Storage
 
 THUMB_SIDE = 480

@@ -33,6 +33,7 @@ from consentflow.events import PersonLeft, PurposesWithdrawn, subscribe
 from consentflow.faces.engine import EngineSettings, detect_faces, encode_faces, prepare_image
 from consentflow.faces.matching import ReferenceIndex
 from consentflow.models import Face, Person, ReferenceFace, School, utcnow
+from consentflow.models.base import rows_changed
 from consentflow.models.consent import FACE_MATCHING
 from consentflow.photos.crypto import EncodingCipher
 from consentflow.photos.imaging import ImageRejected, Limits, validate_image
@@ -119,11 +120,11 @@ def purge_reference_faces(session: Session, person_id: int, actor: Actor, reason
         session.delete(ref)
     session.flush()
     forget_decrypted(school_id)
-    cleared = session.execute(
+    cleared = rows_changed(session.execute(
         update(Face).where(Face.matched_person_id == person_id,
                            Face.encoding_encrypted.is_not(None))
         .values(encoding_encrypted=None).execution_options(synchronize_session="fetch")
-    ).rowcount
+    ))
     if refs or cleared:
         record_event(session, actor=actor, action="reference_face.purge", object_type="person",
                      object_id=person_id, school_id=school_id, subject_ids=[person_id],
@@ -178,7 +179,7 @@ def reference_index(session: Session, school: School, cipher: EncodingCipher,
         ids = sorted({pid for pid, _ in rows})
         records = consent_map(session, ids, [FACE_MATCHING], today)
         allowed = {pid for pid in ids if allows(records.get((pid, FACE_MATCHING)), FACE_MATCHING)}
-        rows = [(pid, token) for pid, token in rows if pid in allowed]
+        rows = [row for row in rows if row[0] in allowed]
     previous = _cache.get(school.id, {})
     current: dict[bytes, np.ndarray] = {}
     pairs = []

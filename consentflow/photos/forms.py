@@ -8,9 +8,7 @@ from wtforms import DateField, SelectMultipleField, StringField, TextAreaField, 
 from wtforms.validators import DataRequired, Length
 
 from consentflow.labels import CHANNEL_LABELS, LABELS
-
 from consentflow.models.consent import CHANNELS
-
 
 # Keys are ImageRejected codes and upload statuses (consentflow.photos.imaging).
 UPLOAD_MESSAGES = {

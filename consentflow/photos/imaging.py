@@ -30,8 +30,7 @@ import numpy as np
 import pillow_heif
 from PIL import Image, ImageDraw, ImageFile, UnidentifiedImageError
 
-from consentflow.photos.containers import (ContainerProblem, check_single_image,
-                                          check_video_edges)
+from consentflow.photos.containers import ContainerProblem, check_single_image, check_video_edges
 
 pillow_heif.register_heif_opener()
 

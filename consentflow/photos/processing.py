@@ -40,6 +40,7 @@ from consentflow.faces.matching import (
     classify,
 )
 from consentflow.models import Face, FaceReview, Photo, School
+from consentflow.models.base import rows_changed
 from consentflow.photos.crypto import EncodingCipher
 
 MAX_ATTEMPTS = 4  # the first run and Huey's three retries
@@ -82,7 +83,7 @@ def claim_photo(session: Session, photo_id: int, *, now: datetime,
                 version=Photo.version + 1)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if rows_changed(result) != 1:
         return None
     attempts = session.scalar(select(Photo.attempts).where(Photo.id == photo_id))
     return Claim(photo_id, int(attempts or 0), now)
@@ -110,7 +111,7 @@ def _claim_still_ours(session: Session, claim: Claim, values: dict[str, Any]) ->
         .values(version=Photo.version + 1, **values)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return rows_changed(result) == 1
 
 
 def analyse(data: bytes, settings: EngineSettings, index: ReferenceIndex | None,
@@ -231,7 +232,7 @@ def fail_exhausted(session: Session, photo_id: int, *, now: datetime,
         .values(state="failed", version=Photo.version + 1,
                 failure_reason="Processing stopped repeatedly (the worker was interrupted).")
         .execution_options(synchronize_session=False))
-    return result.rowcount == 1
+    return rows_changed(result) == 1
 
 
 def find_stale_photos(session: Session, *, now: datetime, stale_after: timedelta,

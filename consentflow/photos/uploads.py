@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -32,7 +32,7 @@ def upload_limits(config: Mapping[str, Any]) -> Limits:
                   float(config["UPLOAD_MAX_ASPECT"]))
 
 
-def read_upload(stream: BinaryIO, limits: Limits) -> bytes:
+def read_upload(stream: IO[bytes], limits: Limits) -> bytes:
     """The file, read one byte past its limit: enough to refuse, never the whole oversized file.
 
     The first bytes choose the limit: a video container may be larger than an
@@ -44,7 +44,7 @@ def read_upload(stream: BinaryIO, limits: Limits) -> bytes:
 
 
 def receive_upload(session: Session, storage: Storage, actor: Actor, album: Album,
-                   filename: str, stream: BinaryIO, limits: Limits,
+                   filename: str, stream: IO[bytes], limits: Limits,
                    roles: Iterable[str] | None = None) -> service.UploadResult:
     """Store one file, commit it, and queue it for processing when it needs it.
 
@@ -68,7 +68,7 @@ def receive_upload(session: Session, storage: Storage, actor: Actor, album: Albu
 
 
 def _store(session: Session, storage: Storage, actor: Actor, album: Album, filename: str,
-           stream: BinaryIO, limits: Limits,
+           stream: IO[bytes], limits: Limits,
            roles: Iterable[str] | None) -> service.UploadResult:
     data = read_upload(stream, limits)
     for attempt in range(4):

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import (Blueprint, Response, abort, current_app, flash, jsonify, redirect,
-                   render_template, request, url_for)
+from flask import Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from consentflow.auth.access import (current_actor, current_roles, get_owned, has_role,
-                                    require_role, require_school)
+from consentflow.auth.access import current_actor, current_roles, get_owned, has_role, require_role, require_school
 from consentflow.errors import DomainError, user_message
 from consentflow.exports import attachment
 from consentflow.extensions import db
@@ -24,15 +22,14 @@ from consentflow.home.views import Tile, add_tile
 from consentflow.jobs import enqueue
 from consentflow.models import Album, Face, Person, Photo, ReferenceFace, utcnow
 from consentflow.photos import service
-from consentflow.photos.forms import (CHANNEL_LABELS, STATE_LABELS, UPLOAD_MESSAGES, AlbumForm,
-                                      CsrfOnlyForm)
 from consentflow.photos.crypto import cipher_from_config
-from consentflow.photos.enrol import enrol_portrait, purge_reference_faces
 from consentflow.photos.derived import THUMB_SIDE, ImageUnavailable, derived_image
+from consentflow.photos.enrol import enrol_portrait, purge_reference_faces
+from consentflow.photos.forms import CHANNEL_LABELS, STATE_LABELS, UPLOAD_MESSAGES, AlbumForm, CsrfOnlyForm
 from consentflow.photos.imaging import is_video_type, video_placeholder
 from consentflow.photos.storage import storage_from_config
-from consentflow.photos.uploads import receive_upload, upload_limits
 from consentflow.photos.tasks import engine_settings, requeue_stale
+from consentflow.photos.uploads import receive_upload, upload_limits
 
 bp = Blueprint("photos", __name__, url_prefix="/photos")
 

@@ -21,9 +21,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from consentflow.audit.service import Actor, record_event
+from consentflow.consent.effective import allows, effective_records
 from consentflow.models import AuditEvent, Face, Person, Photo, Publication, ReferenceFace
 from consentflow.models.consent import FACE_MATCHING
-from consentflow.consent.effective import allows, effective_records
 from consentflow.photos.derived import delete_derived, derived_copies
 from consentflow.photos.enrol import purge_reference_faces
 from consentflow.photos.storage import Storage

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import (Blueprint, Response, current_app, flash, redirect, render_template, request,
-                   url_for)
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm

@@ -33,6 +33,7 @@ from consentflow.audit.service import Actor, record_event
 from consentflow.errors import InvalidState
 from consentflow.locking import serialise
 from consentflow.models import Photo, PhotoPurpose
+from consentflow.models.base import rows_changed
 from consentflow.publish.service import (
     _channel,
     _refuse_video,
@@ -75,7 +76,7 @@ def request_publication(session: Session, *, actor: Actor, school_id: int, photo
                 publish_attempts=0, refusal=None)
         .execution_options(synchronize_session=False)
     )
-    if claimed.rowcount != 1:
+    if rows_changed(claimed) != 1:
         raise InvalidState("This photo is already being published for this purpose.")
     session.refresh(pp)
     record_event(session, actor=actor, action="photo.publication_requested", object_type="photo",
@@ -111,7 +112,7 @@ def claim_run(session: Session, purpose_id: int, *, now: datetime,
         .values(publish_started_at=now, publish_attempts=PhotoPurpose.publish_attempts + 1)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if rows_changed(result) != 1:
         return None
     attempts = session.scalar(select(PhotoPurpose.publish_attempts)
                               .where(PhotoPurpose.id == purpose_id))
@@ -141,7 +142,7 @@ def run_still_ours(session: Session, run: Run) -> bool:
         .values(publish_started_at=run.started_at)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return rows_changed(result) == 1
 
 
 def renew_lease(conn: Connection, run: Run, current: datetime, new: datetime) -> bool:

@@ -17,7 +17,6 @@ from consentflow.photos.storage import Storage
 from consentflow.publish.service import get_publication
 from consentflow.publish.state import publication_state, publication_states
 
-
 TAKEN_DOWN_MESSAGE = ("Consent was withdrawn for this publication: it is being or has been taken "
                       "down and can no longer be downloaded.")
 

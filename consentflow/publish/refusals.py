@@ -79,11 +79,11 @@ def refusal_panels(session: Session, photo: Photo) -> list[dict[str, Any]]:
     not_faces = {r.face.id for r in resolved if r.not_face}
     how = redaction_choices(session, photo.id, resolved)
     people = people_names(session, [leak.get("person_id") for pp in rows
-                                    for leak in pp.refusal.get("leaks", []) if leak.get("person_id")])
+                                    for leak in (pp.refusal or {}).get("leaks", []) if leak.get("person_id")])
     panels = []
     for pp in rows:
         leaks = []
-        for leak in pp.refusal.get("leaks", []):
+        for leak in (pp.refusal or {}).get("leaks", []):
             face_id = leak.get("face_id")
             face_id = face_id if face_id in number else None
             leaks.append({
@@ -95,7 +95,7 @@ def refusal_panels(session: Session, photo: Photo) -> list[dict[str, Any]]:
                 "remedies": _remedies({**leak, "face_id": face_id}, how.get(face_id or 0),
                                       face_id in not_faces),
             })
-        code = pp.refusal.get("code", "failed")
+        code = (pp.refusal or {}).get("code", "failed")
         panels.append({"channel": pp.purpose, "message": str(REFUSAL_TEXT.get(code, REFUSAL_TEXT["failed"])),
                        "leaks": leaks})
     return panels

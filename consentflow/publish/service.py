@@ -19,10 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consentflow.audit.service import Actor, record_event
+from consentflow.consent.effective import allows
 from consentflow.errors import ConsentMissing, InvalidInput, InvalidState, NotFound
 from consentflow.faces.engine import EngineSettings
 from consentflow.models import ConsentRecord, Photo, PhotoPurpose, Publication, ReferenceFace, School
-from consentflow.consent.effective import allows
 from consentflow.models.consent import CHANNELS, FACE_MATCHING
 from consentflow.photos.derived import check_renderable
 from consentflow.photos.imaging import is_video_type, load_upright

@@ -48,7 +48,7 @@ def notify_pr_officers(session: Session, *, school_id: int, tasks: Sequence[Take
     languages = current_app.config["LANGUAGES"]
     messages = []
     for officer in pr_officers(session, school_id):
-        locale = officer.locale if officer.locale in languages else school.locale
+        locale = officer.locale if officer.locale and officer.locale in languages else (school.locale or "nl")
         subject, body = render_message("publish/email/takedown.txt", locale, school=school,
                                        officer=officer, count=len(tasks), url=url,
                                        items=takedown_items(tasks))

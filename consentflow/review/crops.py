@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from PIL import Image
 
 from consentflow.models import Face, Photo
-from consentflow.photos.storage import Storage
 from consentflow.photos.imaging import encode_clean_jpeg, load_upright
+from consentflow.photos.storage import Storage
 
 CROP_SIDE = 160
 

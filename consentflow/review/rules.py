@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consentflow.models import ConsentRecord, Face, FaceReview, Person
 from consentflow.consent.effective import allows, consent_map
+from consentflow.models import ConsentRecord, Face, FaceReview, Person
 from consentflow.photos.decisions import FaceFacts, ReviewFacts, consent_purpose, persons_to_check
 from consentflow.photos.decisions import decide_photo as rules_decide_photo
 from consentflow.publish.redact import Box, Decision, PlannedFace
@@ -135,16 +135,16 @@ def resolve_faces(session: Session, photo_id: int) -> list[ResolvedFace]:
             by_face[review.face_id] = review  # later decisions win
     resolved = []
     for face in faces:
-        review = by_face.get(face.id)
+        face_review = by_face.get(face.id)
         suggested = face.matched_person_id if face.match_status == "matched" else None
         person_id = None
-        if review is not None and review.kind in IDENTIFYING_KINDS:
-            person_id = review.person_id
+        if face_review is not None and face_review.kind in IDENTIFYING_KINDS:
+            person_id = face_review.person_id
         resolved.append(ResolvedFace(
-            face=face, box=box_of(face), review=review, person_id=person_id,
+            face=face, box=box_of(face), review=face_review, person_id=person_id,
             suggested_person_id=suggested,
-            external=review is not None and review.kind == "external_adult",
-            not_face=review is not None and review.kind == "not_face",
+            external=face_review is not None and face_review.kind == "external_adult",
+            not_face=face_review is not None and face_review.kind == "not_face",
             candidates=tuple(face.candidates or ()),
         ))
     return resolved

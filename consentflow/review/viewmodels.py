@@ -154,14 +154,14 @@ def photo_page(session: Session, photo: Photo, channel: str | None, today: date)
     for ch, decisions in by_channel.items():
         for d in decisions:
             per_face[d.resolved.face.id][ch] = d.decision
-    ids = set()
+    ids: set[int] = set()
     for r in resolved:
         ids.update(i for i in (r.person_id, r.face.matched_person_id) if i)
-        ids.update(c.get("person_id") for c in r.candidates if c.get("person_id"))
+        ids.update(c["person_id"] for c in r.candidates if c.get("person_id"))
         if r.review and r.review.person_id:
             ids.add(r.review.person_id)
     names = people_names(session, ids)
-    candidate_ids = {c.get("person_id") for r in resolved for c in r.candidates
+    candidate_ids = {c["person_id"] for r in resolved for c in r.candidates
                      if c.get("person_id") and r.review is None}
     portraits = portrait_faces(session, photo.school_id, photo.id, candidate_ids)
     faces = [_face_row(r, photo, names, per_face[r.face.id], active, n, portraits)

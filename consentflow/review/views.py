@@ -34,9 +34,8 @@ from consentflow.errors import DomainError, NotFound, user_message
 from consentflow.extensions import db
 from consentflow.home.views import Tile, add_tile
 from consentflow.models import Album, Face, Photo, utcnow
+from consentflow.photos.derived import DISPLAY_SIDE, ImageUnavailable, check_renderable, derived_image
 from consentflow.photos.imaging import is_video_type
-from consentflow.photos.derived import (DISPLAY_SIDE, ImageUnavailable, check_renderable,
-                                       derived_image)
 from consentflow.photos.storage import storage_from_config
 from consentflow.photos.uploads import upload_limits
 from consentflow.photos.views import unavailable_image

@@ -141,7 +141,8 @@ def _rotation(frame: av.VideoFrame) -> int:
 
 
 def upright_rgb(frame: av.VideoFrame, rotation: int) -> RGBArray:
-    rgb = frame.to_ndarray(format="rgb24")
+    # rgb24 is always 8-bit; asarray names the dtype for the type checker without a copy.
+    rgb: RGBArray = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
     if rotation:
         rgb = np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))
     return rgb
@@ -235,6 +236,8 @@ def probe_video(path: str | os.PathLike[str], limits: VideoLimits = VideoLimits(
         if rotation in (90, 270):
             width, height = height, width
         rate = stream.average_rate or stream.guessed_rate
+        if not rate:
+            raise VideoRejected("damaged", "no frame rate")
         return VideoInfo(
             container=ALLOWED_CONTAINERS[container.format.name],
             codec=stream.codec_context.name,

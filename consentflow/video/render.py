@@ -142,11 +142,13 @@ def render_video(
                     if packet.stream.type == "audio":
                         assert audio_out is not None and resampler is not None
                         for frame in packet.decode():
+                            assert isinstance(frame, av.AudioFrame)  # an audio packet decodes to audio
                             frame.pts = None
                             for chunk in resampler.resample(frame):
                                 out.mux(audio_out.encode(chunk))
                         continue
                     for frame in packet.decode():
+                        assert isinstance(frame, av.VideoFrame)  # only audio and video are demuxed
                         pixels = upright_rgb(frame, info.rotation)[:height, :width]
                         redacted = obliterate_faces(pixels, blur.get(index, ()))
                         new = av.VideoFrame.from_ndarray(redacted, format="rgb24")

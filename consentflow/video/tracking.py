@@ -28,8 +28,8 @@ from types import MappingProxyType
 import numpy as np
 import numpy.typing as npt
 
-from consentflow.faces.engine import FaceBox, box_iou
 from consentflow.faces.encoding import Encoding
+from consentflow.faces.engine import FaceBox, box_iou
 from consentflow.publish.redact import Box
 
 FloatBox = npt.NDArray[np.float64]  # left, top, right, bottom
@@ -179,20 +179,20 @@ class FaceTracker:
                 used_tracks.add(ti)
         ids: list[int] = []
         for fi, (face, box) in enumerate(zip(faces, boxes)):
-            ti = assigned.get(fi)
-            if ti is None:
+            match = assigned.get(fi)
+            if match is None:
                 live = _Live(self._next_id, [], [], [])
                 self._next_id += 1
                 self._live.append(live)
             else:
-                live = self._live[ti]
+                live = self._live[match]
                 live.misses = 0
             live.frames.append(frame)
             live.boxes.append(box)
             live.faces.append(face)
             ids.append(live.id)
         kept: list[_Live] = []
-        for ti, live in enumerate(self._live):
+        for live in self._live:
             if live.frames[-1] != frame:
                 live.misses += 1
             if live.misses > self.settings.max_misses:

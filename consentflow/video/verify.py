@@ -28,7 +28,7 @@ from PIL import Image
 from consentflow.faces.engine import EngineSettings, FaceBox, box_iou, detect_faces, encode_faces, prepare_image
 from consentflow.faces.matching import ReferenceIndex
 from consentflow.publish.redact import Box
-from consentflow.video.decode import VideoLimits, iter_frames, probe_video
+from consentflow.video.decode import Frame, VideoLimits, iter_frames, probe_video
 from consentflow.video.tracking import Track
 
 REGION_IOU = 0.3
@@ -91,9 +91,11 @@ def verify_video(
             continue
         faces_seen += len(faces)
 
+        # The frame is bound as a default so each closure names its own frame.
         def leak(reason: Reason, face: FaceBox, track_id: int | None = None,
-                 person_id: int | None = None, distance: float | None = None) -> Leak:
-            return Leak(reason, track_id, person_id, frame.index, frame.time,
+                 person_id: int | None = None, distance: float | None = None,
+                 at: Frame = frame) -> Leak:
+            return Leak(reason, track_id, person_id, at.index, at.time,
                         Box(face.left, face.top, face.right, face.bottom), distance)
 
         for face in faces:

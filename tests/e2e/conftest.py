@@ -17,10 +17,10 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +65,6 @@ def _free_port() -> int:
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     from flask_migrate import upgrade
     from werkzeug.serving import make_server
-
 
     from tests.conftest import _server_database, make_app
 

@@ -108,9 +108,8 @@ def _wait_processed(live: LiveServer, album_id: int, count: int, queue: Any,
 
 def test_upload_review_publish_withdraw_takedown(live_server: LiveServer, browser: Any,
                                                  phone_page: Any) -> None:
-    from consentflow.models import Album, Face, Publication, TakedownTask
-
     from consentflow.jobs import get_queue
+    from consentflow.models import Album, Face, Publication, TakedownTask
 
     seed = _seed(live_server)
     # The worker is this test's thread: uploads only enqueue (as in production, where the

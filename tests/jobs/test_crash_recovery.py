@@ -38,8 +38,8 @@ from consentflow.audit.service import Actor
 from consentflow.extensions import db
 from consentflow.jobs import enqueue, get_queue
 from consentflow.models import AuditEvent, Face, Photo, PhotoPurpose, Publication, utcnow
-from consentflow.photos.uploads import receive_upload, upload_limits
 from consentflow.photos.storage import storage_from_config
+from consentflow.photos.uploads import receive_upload, upload_limits
 from consentflow.publish.background import request_publication
 from consentflow.publish.service import approve_purpose
 from tests import factories

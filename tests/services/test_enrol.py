@@ -16,8 +16,18 @@ from consentflow.models import AuditEvent, Face, ReferenceFace
 from consentflow.photos.crypto import EncodingCipher, FaceKeyError, cipher_from_config, load_key
 from consentflow.photos.enrol import reference_index
 from tests import factories
-from tests.jobs.photo_helpers import (ACTOR, FACES, NOW, TODAY, enrol, face_bytes, faces_of,
-                                      give_consent, run_jobs, upload)
+from tests.jobs.photo_helpers import (
+    ACTOR,
+    FACES,
+    NOW,
+    TODAY,
+    enrol,
+    face_bytes,
+    faces_of,
+    give_consent,
+    run_jobs,
+    upload,
+)
 
 pytestmark = pytest.mark.slow
 

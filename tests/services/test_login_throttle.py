@@ -54,7 +54,7 @@ def test_the_wait_doubles_with_each_further_failure(db_session, staff) -> None:
 
 def test_the_wait_never_exceeds_the_window(db_session, staff) -> None:
     t0 = utcnow()
-    for i in range(5):
+    for _ in range(5):
         _try(db_session, staff.email, WRONG, "10.0.0.1", t0)
     t = t0
     for _ in range(8):  # keep failing as soon as allowed

@@ -9,8 +9,7 @@ from consentflow.consent.effective import consent_map
 from consentflow.models import Face, FaceReview
 from consentflow.photos.decisions import FaceFacts, ReviewFacts, decide_photo
 from tests import factories
-from tests.jobs.photo_helpers import (TODAY, enrol, face_bytes, faces_of, give_consent, run_jobs,
-                                      side_by_side, upload)
+from tests.jobs.photo_helpers import TODAY, enrol, face_bytes, faces_of, give_consent, run_jobs, side_by_side, upload
 
 pytestmark = pytest.mark.slow
 WEB = "website.photo"

@@ -12,8 +12,7 @@ from consentflow.models import AuditEvent, Face, Photo
 from consentflow.photos import service
 from consentflow.photos.storage import LocalStorage, storage_from_config
 from tests import factories
-from tests.jobs.photo_helpers import (ACTOR, BAD, NOW, TODAY, face_bytes, faces_of, photo,
-                                      run_jobs, upload)
+from tests.jobs.photo_helpers import ACTOR, BAD, NOW, TODAY, face_bytes, faces_of, photo, run_jobs, upload
 
 
 @pytest.mark.slow

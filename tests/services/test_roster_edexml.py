@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 
 from consentflow.audit.service import Actor
 from consentflow.models import Person
-from consentflow.people.rows import RosterFileError
 from consentflow.people.import_edexml import edexml_schema
+from consentflow.people.rows import RosterFileError
 from consentflow.people.service import import_roster
 from tests import factories
 from tests.conftest import DATA_DIR

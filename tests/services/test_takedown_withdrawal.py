@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from consentflow.audit.service import Actor, verify_chain
 from consentflow.consent.service import record_consent
-from consentflow.errors import InvalidInput, InvalidState
+from consentflow.errors import InvalidInput, InvalidState, NotFound
 from consentflow.faces.matching import MatchThresholds
 from consentflow.models import AuditEvent, PhotoPurpose, Publication, TakedownTask
 from consentflow.publish.service import approve_purpose, publish_photo
@@ -119,7 +119,7 @@ def test_takedown_is_done_when_pr_records_the_removal(app, db_session):
     with pytest.raises(InvalidInput):
         complete_takedown(db_session, actor=w.actor, school_id=w.school.id, task_id=task.id,
                           note=" ", now=WITHDRAW_AT)
-    with pytest.raises(Exception):
+    with pytest.raises(NotFound):
         complete_takedown(db_session, actor=w.actor, school_id=w.school.id + 999,
                           task_id=task.id, note="removed", now=WITHDRAW_AT)
     complete_takedown(db_session, actor=w.actor, school_id=w.school.id, task_id=task.id,

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from consentflow.audit.service import Actor
 from consentflow.consent.service import record_consent
+from consentflow.errors import InvalidState
 from consentflow.faces.matching import MatchThresholds
 from consentflow.models import PhotoPurpose
 from consentflow.publish.service import PublicationRefused, approve_purpose, publish_photo
@@ -82,7 +83,7 @@ def test_withdrawing_one_channel_keeps_the_other_approval(app, db_session, withd
     shown = {e["person_id"] for e in publication.snapshot if e["decision"] == "show"}
     assert shown == {w.obama.id, w.biden.id}
     # The withdrawn channel cannot be published without a new approval.
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidState, match="Approve the photo"):
         _publish(db_session, w, withdrawn)
 
 

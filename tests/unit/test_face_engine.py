@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from consentflow.config import MATCH_DEFAULTS
 from consentflow.faces import detectors
 from consentflow.faces.engine import (
     EngineSettings,
@@ -25,7 +26,6 @@ from consentflow.faces.engine import (
     encode_faces,
     prepare_image,
 )
-from consentflow.config import MATCH_DEFAULTS
 from consentflow.faces.matching import MatchThresholds, ReferenceIndex, assign_unique, classify
 
 pytestmark = [

@@ -21,3 +21,12 @@ def test_first_run_is_sqlite_even_when_ci_sets_postgresql() -> None:
     assert len(runs) == 2, out
     assert "TEST_DATABASE_URL=sqlite" in runs[0]
     assert "test run 1: SQLite" in out and "test run 2: PostgreSQL" in out
+
+
+def test_lint_runs_before_the_tests() -> None:
+    out, runs = _dry_run()
+    lines = out.splitlines()
+    ruff = next(i for i, line in enumerate(lines) if "ruff check" in line)
+    mypy = next(i for i, line in enumerate(lines) if line.rstrip().endswith("mypy"))
+    first_pytest = next(i for i, line in enumerate(lines) if "pytest" in line)
+    assert ruff < first_pytest and mypy < first_pytest, out

@@ -16,8 +16,6 @@ from PIL import Image, ImageCms
 
 from consentflow.faces.engine import EngineSettings, detect_faces, encode_faces, prepare_image
 from consentflow.faces.matching import MatchThresholds, ReferenceIndex
-
-LOOSE_THRESHOLD = MatchThresholds.defaults().loose
 from consentflow.publish.redact import (
     Box,
     PlannedFace,
@@ -27,6 +25,8 @@ from consentflow.publish.redact import (
     render_derivative,
 )
 from consentflow.publish.verify import PhotoFace, check_derivative
+
+LOOSE_THRESHOLD = MatchThresholds.defaults().loose
 
 pytestmark = [pytest.mark.slow]
 

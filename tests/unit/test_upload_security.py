@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from consentflow.photos.imaging import (ImageRejected, Limits, ValidatedImage, validate_image)
+from consentflow.photos.imaging import ImageRejected, Limits, ValidatedImage, validate_image
 
 BAD = Path(__file__).resolve().parents[1] / "data" / "bad"
 FACES = Path(__file__).resolve().parents[1] / "data" / "faces"

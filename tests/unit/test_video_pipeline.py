@@ -17,9 +17,6 @@ from PIL import Image
 from bench.videoclip import Actor, TruthBox, compose_clip, face_box
 from consentflow.faces.engine import EngineSettings, FaceBox, encode_faces
 from consentflow.faces.matching import MatchThresholds, ReferenceIndex
-
-LOOSE_THRESHOLD = MatchThresholds.defaults().loose
-STRICT_THRESHOLD = MatchThresholds.defaults().strict
 from consentflow.video.analyse import VideoAnalysis, VideoSettings, analyse_video, match_tracks
 from consentflow.video.decode import iter_frames, probe_video
 from consentflow.video.render import RenderedVideo, render_video
@@ -37,6 +34,9 @@ from tests.unit.video_support import (
     WIDTH,
     uncovered,
 )
+
+LOOSE_THRESHOLD = MatchThresholds.defaults().loose
+STRICT_THRESHOLD = MatchThresholds.defaults().strict
 
 pytestmark = pytest.mark.slow
 
@@ -228,7 +228,8 @@ def test_tracks_are_matched_like_photo_faces(analysis: VideoAnalysis, clip) -> N
     _, truth = clip
     obama, biden = face_box_pair()
     index = ReferenceIndex([(1, obama), (2, biden)])
-    outcomes = dict(zip((t.id for t in analysis.tracks), match_tracks(analysis.tracks, index, MatchThresholds.defaults())))
+    outcomes = dict(zip((t.id for t in analysis.tracks),
+                        match_tracks(analysis.tracks, index, MatchThresholds.defaults())))
     for track in tracks_of(BIDEN, analysis, truth):
         assert outcomes[track.id].status == "matched"
         assert outcomes[track.id].person_id == 2

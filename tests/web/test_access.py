@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import select
 from flask import Flask
+from sqlalchemy import select
 
 from tests import factories
 from tests.conftest import Auth

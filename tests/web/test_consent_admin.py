@@ -132,7 +132,12 @@ def test_coverage_counts_reminders_and_csv(app, client, auth, db_session) -> Non
 
 
 def test_conflicts_and_turned_16(app, client, auth, db_session) -> None:
-    school, child, link = setup_round(db_session, app)
+    # The school year began 60 days ago, whatever today is: there is always a
+    # first day of the year before a birthday that falls today.
+    start = utcnow().date() - timedelta(days=60)
+    school, child, link = setup_round(db_session, app,
+                                      year_start=start if (start.month, start.day) != (2, 29)
+                                      else start - timedelta(days=1))
     second = factories.guardian(db_session, school=school, children=[child], name="Sam Second")
     year = link.round.school_year
     db_session.commit()
@@ -145,23 +150,21 @@ def test_conflicts_and_turned_16(app, client, auth, db_session) -> None:
                    evidence=None, evidence_filename=None, storage_dir=app.config["STORAGE_DIR"], now=later)
     # A student whose 16th birthday is today; a guardian signed on the first day of the year.
     today = now.date()
-    teen = None
-    if today > year.starts_on and (today.month, today.day) != (2, 29):
-        teen = factories.person(db_session, school=school, dob=today.replace(year=today.year - 16), first="Teen")
-        teen.email = "teen@example.org"
-        parent = factories.guardian(db_session, school=school, children=[teen])
-        record_consent(db_session, actor=Actor.system("t"), person_id=teen.id, school_year_id=year.id,
-                       form_id=link.round.form_id, decisions={"website.photo": True}, signer_kind="guardian",
-                       signer_guardian_id=parent.id, signer_name=None, method="in_person",
-                       signed_at=datetime.combine(year.starts_on, datetime.min.time(), timezone.utc)
-                       + timedelta(hours=12), evidence=None, evidence_filename=None,
-                       storage_dir=app.config["STORAGE_DIR"], now=now)
+    assert today > year.starts_on
+    # 16 years before a leap day is a leap day too, so this date always exists.
+    teen = factories.person(db_session, school=school, dob=today.replace(year=today.year - 16), first="Teen")
+    teen.email = "teen@example.org"
+    parent = factories.guardian(db_session, school=school, children=[teen])
+    record_consent(db_session, actor=Actor.system("t"), person_id=teen.id, school_year_id=year.id,
+                   form_id=link.round.form_id, decisions={"website.photo": True}, signer_kind="guardian",
+                   signer_guardian_id=parent.id, signer_name=None, method="in_person",
+                   signed_at=datetime.combine(year.starts_on, datetime.min.time(), timezone.utc)
+                   + timedelta(hours=12), evidence=None, evidence_filename=None,
+                   storage_dir=app.config["STORAGE_DIR"], now=now)
     db_session.commit()
     auth.as_role(db_session, "admin", school=school)
     conflicts = client.get("/consent/conflicts").get_data(as_text=True)
     assert "Mila" in conflicts and "Sam Second" in conflicts and "Pat Parent" in conflicts
-    if teen is None:
-        return
     listing = client.get("/consent/turned-16").get_data(as_text=True)
     assert "Teen" in listing and "Mila" not in listing
     token = _csrf(client, "/consent/turned-16")

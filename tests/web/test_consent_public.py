@@ -22,11 +22,15 @@ CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 PURPOSES = ["website.photo", "social_media.photo", "face_matching"]
 
 
-def setup_round(db_session: Any, app: Any, *, dob: date = date(2013, 5, 1)) -> tuple[Any, Any, ConsentLink]:
+def setup_round(db_session: Any, app: Any, *, dob: date = date(2013, 5, 1),
+                year_start: date | None = None) -> tuple[Any, Any, ConsentLink]:
+    """A school with a round open today; ``year_start``: the day its school years begin."""
     school = factories.school(db_session)
+    if year_start is not None:
+        school.year_start_month, school.year_start_day = year_start.month, year_start.day
     child = factories.person(db_session, school=school, dob=dob, first="Mila")
-    parent = factories.guardian(db_session, school=school, children=[child], name="Pat Parent",
-                                email="pat@example.org")
+    factories.guardian(db_session, school=school, children=[child], name="Pat Parent",
+                       email="pat@example.org")
     now = utcnow()
     year = ensure_school_year(db_session, actor=Actor.system("t"), school_id=school.id, on=now.date(), now=now)
     # The form exists from the first day of its year (records may carry any date of it).
@@ -168,7 +172,8 @@ def test_revoked_link_cannot_be_replayed(app, client, db_session, auth) -> None:
 
 def test_guardian_link_after_the_child_turned_16_is_refused(app, client, db_session) -> None:
     today = utcnow().date()
-    _school, child, link = setup_round(db_session, app, dob=date(today.year - 15, 1, 1) if today.month > 1 else date(today.year - 16, 12, 31))
+    fifteen = date(today.year - 15, 1, 1) if today.month > 1 else date(today.year - 16, 12, 31)
+    _school, child, link = setup_round(db_session, app, dob=fifteen)
     url = url_of(app, link)
     fields = page_fields(client, url)
     child.date_of_birth = date(today.year - 17, 1, 1)

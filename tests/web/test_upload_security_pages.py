@@ -8,13 +8,14 @@ row with an impossible size gets a clear answer, never a 500.
 
 from __future__ import annotations
 
-import pytest
-
 import io
 
 import numpy as np
+import pytest
 from PIL import Image
 from sqlalchemy import select
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import encode_multipart
 
 from consentflow.models import Photo
 from consentflow.photos.derived import DISPLAY_SIDE, THUMB_SIDE, derived_key
@@ -22,9 +23,6 @@ from consentflow.photos.storage import storage_from_config
 from tests import factories
 from tests.jobs.photo_helpers import BAD, FACES, face_bytes
 from tests.services.test_publish_support import add_face
-from werkzeug.datastructures import FileStorage, MultiDict
-from werkzeug.test import encode_multipart
-
 from tests.web.test_api import _h, _token
 
 
