@@ -36,6 +36,9 @@ def school_signin(live_server: LiveServer) -> Iterator[dict[str, Any]]:
     with app.app_context():
         school = factories.school(db.session, name="Basisschool De Linde")
         factories.user(db.session, school=school, roles=("teacher",), email="juf@school-a.test")
+        # Known here with a role, but the account belongs to another organisation: the
+        # school's rule, not the missing user, must refuse it.
+        factories.user(db.session, school=school, roles=("teacher",), email="meester@school-b.test")
         # Placeholder issuer: the real one is known once the provider runs (it needs our callback).
         row = save_provider(db.session, actor=Actor.system("test"), school_id=school.id,
                             settings=ProviderSettings(name=PROVIDER_NAME, issuer="http://127.0.0.1:1",
