@@ -31,6 +31,7 @@ BOX_PURPOSE = "oidc-client-secret"
 NOT_THIS_ORGANISATION = "organisation"
 NO_EMAIL = "no_email"
 UNKNOWN_USER = "unknown_user"
+SUBJECT_MISMATCH = "subject_mismatch"
 
 
 class SignInRefused(Forbidden):
@@ -121,6 +122,19 @@ def _claim_values(claims: dict[str, Any], name: str) -> list[str]:
     if isinstance(value, list):
         return [str(v).strip().lower() for v in value]
     return [str(value).strip().lower()] if value not in (None, "") else []
+
+
+def needs_userinfo(provider: SignInProvider, claims: dict[str, Any]) -> bool:
+    """Some providers (Entree Federatie) put the claims at the userinfo endpoint, not in the ID token."""
+    wanted = [provider.email_claim] + ([provider.org_claim] if provider.org_claim else [])
+    return any(name not in claims for name in wanted)
+
+
+def merge_userinfo(id_claims: dict[str, Any], userinfo: dict[str, Any]) -> dict[str, Any]:
+    """Claims of the ID token completed from userinfo, which must be about the same subject."""
+    if str(userinfo.get("sub", "")) != str(id_claims.get("sub", "")):
+        raise SignInRefused(SUBJECT_MISMATCH)
+    return {**userinfo, **id_claims}  # the signed ID token wins where both speak
 
 
 def identity_email(provider: SignInProvider, claims: dict[str, Any]) -> str:

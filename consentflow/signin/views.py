@@ -112,6 +112,14 @@ def oidc_callback(provider_id: int) -> Any:
         claims = dict(token.get("userinfo") or {})
         if not claims:
             raise OAuthError(description="no ID token")
+        if oidc.needs_userinfo(provider, claims):
+            claims = oidc.merge_userinfo(claims, dict(client.userinfo(token=token)))
+    except oidc.SignInRefused as err:
+        db.session.rollback()
+        oidc.record_failure(db.session, provider=provider, reason=err.reason, remote_addr=remote, now=utcnow())
+        db.session.commit()
+        return _refused(_("Signing in with your school account did not work. Try again, or ask your "
+                          "administrator."))
     except (OAuthError, JoseError, requests.RequestException, ValueError, KeyError, DomainError) as err:
         db.session.rollback()
         reason, message = _protocol_refusal(err)

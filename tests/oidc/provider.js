@@ -40,8 +40,9 @@ const provider = new Provider(issuer, {
   clients: [client('consentflow'), client('cf-wrong-audience'), client('cf-expired')],
   jwks: { keys: [jwk] },
   cookies: { keys: ['test-cookie-key-0123456789'] },
-  // Claims in the ID token itself, as Entra ID and Google send them.
-  conformIdTokenClaims: false,
+  // Claims at the userinfo endpoint only (the ID token carries sub), as Entree
+  // Federatie sends them: consentflow must fetch and match them to the ID token.
+  conformIdTokenClaims: true,
   claims: {
     openid: ['sub'],
     email: ['email', 'email_verified'],

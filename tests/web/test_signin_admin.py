@@ -91,3 +91,15 @@ def test_settings_need_a_rule_and_https() -> None:
                                  allowed_domains="a.nl", scopes="email")]:
         with pytest.raises(InvalidInput):
             check_settings(bad, allow_http=False)
+
+
+def test_userinfo_completes_the_id_token_only_for_the_same_subject() -> None:
+    from consentflow.auth.oidc import SUBJECT_MISMATCH, merge_userinfo, needs_userinfo
+
+    entree = _provider(org_claim="nlEduPersonHomeOrganizationId", org_values="11ZZ03")
+    assert needs_userinfo(entree, {"sub": "a", "email": "x@y.nl"})
+    merged = merge_userinfo({"sub": "a"}, {"sub": "a", "email": "x@y.nl", "nlEduPersonHomeOrganizationId": "11ZZ03"})
+    assert identity_email(entree, merged) == "x@y.nl"
+    with pytest.raises(SignInRefused) as err:
+        merge_userinfo({"sub": "a"}, {"sub": "b", "email": "x@y.nl"})
+    assert err.value.reason == SUBJECT_MISMATCH
