@@ -74,13 +74,15 @@ def login() -> Any:
             minutes = max(1, math.ceil(err.retry_after.total_seconds() / 60))
             flash(_("Too many failed attempts. Try again in %(minutes)d minute(s).", minutes=minutes),
                   "error")
-            response = current_app.make_response((render_template("auth/login.html", form=form), 429))
+            response = current_app.make_response((render_template(
+                "auth/login.html", form=form, providers=enabled_providers(db.session)), 429))
             response.headers["Retry-After"] = str(math.ceil(err.retry_after.total_seconds()))
             return response
         except LoginFailed:
             db.session.commit()  # keep the failed attempt: it feeds the throttle
             flash(_("Unknown e-mail address or wrong password."), "error")
-            return render_template("auth/login.html", form=form), 401
+            return render_template("auth/login.html", form=form,
+                                   providers=enabled_providers(db.session)), 401
         db.session.commit()
         next_url = _safe_next(request.args.get("next"))
         if second_factor_needed(user):

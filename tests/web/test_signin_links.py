@@ -113,3 +113,26 @@ def test_expired_or_tampered_links_are_refused(app, client, db_session) -> None:
                secret_key=app.config["SECRET_KEY"], valid_for=timedelta(hours=1), now=utcnow())
     db_session.commit()
     assert client.get(f"/account/link/{fresh.token}").status_code == 410
+
+
+def test_send_invitation_again_only_for_accounts_the_admin_fully_runs(
+        app, client, auth, db_session, mail_server) -> None:
+    from consentflow.auth.service import grant_role
+
+    app.config.update(mail_server.config())
+    school_a, school_b = factories.school(db_session), factories.school(db_session)
+    own = factories.user(db_session, school=school_a, email="eigen@example.org")
+    shared = factories.user(db_session, school=school_a, email="gedeeld@example.org")
+    grant_role(db_session, actor=Actor.system("test"), user=shared, school=school_b, role="pr")
+    db_session.commit()
+    auth.as_role(db_session, "admin", school=school_a)
+    page = f"/admin/user/edit/?id={own.id}"
+    sent = client.post(f"/admin/user/invite/?id={own.id}", data={"csrf_token": auth.csrf(page)},
+                       follow_redirects=True)
+    assert "An invitation is on its way to eigen@example.org." in sent.get_data(as_text=True)
+    refused = client.post(f"/admin/user/invite/?id={shared.id}",
+                          data={"csrf_token": auth.csrf(f"/admin/user/edit/?id={shared.id}")},
+                          follow_redirects=True)
+    assert "also works at a school you do not administer" in refused.get_data(as_text=True)
+    _deliver(app)
+    assert [m["To"] for m in mail_server.wait_for(1)] == ["eigen@example.org"]
