@@ -26,6 +26,9 @@ uv:
 install: uv
 	$(UV) sync --frozen
 	$(UV) run --frozen pybabel compile -d consentflow/translations >/dev/null
+	@# The OpenID Connect provider the sign-in tests run on loopback (pinned in its package-lock.json).
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error >/dev/null; \
+		else echo "npm not found: the school sign-in tests need Node.js and npm (apt-get install nodejs npm)"; fi
 
 # Debian's chromium for the browser tests (Playwright drives it; no browser download).
 system-deps:
@@ -33,6 +36,12 @@ system-deps:
 		if [ "$$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi; \
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; \
+	fi
+	@if ! command -v npm >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm >/dev/null; \
+		npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error >/dev/null; \
 	fi
 
 instance/config.py:

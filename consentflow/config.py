@@ -91,6 +91,13 @@ def default_config(instance_path: str) -> dict[str, Any]:
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_WINDOW_SECONDS": 15 * 60,
         "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+        # Roles that must use a second factor (TOTP) with a password; anyone may.
+        "SECOND_FACTOR_ROLES": ["admin", "pr"],
+        # Invitation and password-reset links.
+        "ACCOUNT_INVITE_HOURS": 7 * 24,
+        "PASSWORD_RESET_MINUTES": 60,
+        # School sign-in (OpenID Connect): plain-http issuers only for tests on loopback.
+        "OIDC_ALLOW_HTTP": False,
         # Consent links.
         "MAIL_SERVER": "",
         "MAIL_PORT": 25,

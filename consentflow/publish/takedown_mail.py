@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from consentflow.config import ConfigError, public_base_url
 from consentflow.consent.outbox import queue_message, render_message
 from consentflow.models import Membership, OutboxMessage, School, TakedownTask, User
 
@@ -44,7 +45,11 @@ def notify_pr_officers(session: Session, *, school_id: int, tasks: Sequence[Take
         return []
     school = session.get(School, school_id)
     assert school is not None
-    url = str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/") + TAKEDOWNS_PATH
+    try:
+        url = public_base_url(current_app.config) + TAKEDOWNS_PATH
+    except ConfigError:
+        # A takedown must never fail on a setting: the mail then names the page without its address.
+        url = ""
     languages = current_app.config["LANGUAGES"]
     messages = []
     for officer in pr_officers(session, school_id):
