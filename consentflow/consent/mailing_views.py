@@ -36,6 +36,7 @@ from consentflow.consent.rounds import (
     set_reminders,
 )
 from consentflow.errors import DomainError, user_message
+from consentflow.exports import attachment
 from consentflow.extensions import db
 from consentflow.models import ConsentForm, ConsentLink, ConsentRound, Person, School, utcnow
 
@@ -153,7 +154,7 @@ def round_newcomers(round_id: int) -> Any:
 
 def _pdf(data: bytes, name: str) -> Response:
     response = Response(data, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'inline; filename="{name}"'
+    response.headers["Content-Disposition"] = attachment(name)
     response.headers["Cache-Control"] = "private, no-store"  # it carries personal links
     return response
 
