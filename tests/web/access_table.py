@@ -14,6 +14,13 @@ another school, and checks the answer against this table:
 - ``link()``: the public consent pages; the token in the URL decides (a
   valid token works without login; a made-up token is refused).
 - ``public()``: login page, static files and the like.
+- ``sign_in_step()``: the steps of signing in (school account, second
+  factor, forgotten password, invitation link): reachable without a login;
+  what they need (a pending password step, an enabled provider, a signed
+  link) decides, so with the matrix's made-up values they must refuse or
+  send back to the login page, never show a signed-in page or fail with 500.
+  Their full flows are tested in tests/web/test_signin_links.py and the
+  browser tests against a real OpenID provider.
 
 Teachers see only the albums they created (the matrix's albums are the
 teacher's); another teacher's album is a 404 like another school's.
@@ -33,7 +40,7 @@ ALL_ROLES = frozenset(ROLES)
 
 @dataclass(frozen=True)
 class Rule:
-    kind: str  # "staff" | "logged_in" | "api" | "link" | "public"
+    kind: str  # "staff" | "logged_in" | "api" | "link" | "public" | "sign_in_step"
     roles: Mapping[str, frozenset[str]] = field(default_factory=dict)  # method -> roles (own school)
     # Statuses that count as "let through" for this endpoint besides the usual
     # ones (e.g. a Flask-Admin ajax lookup with no lookup configured is a 404
@@ -46,7 +53,7 @@ class Rule:
     disabled: bool = False
 
     def allowed(self, method: str, role: str | None) -> bool:
-        if self.kind in ("public", "link"):
+        if self.kind in ("public", "link", "sign_in_step"):
             return True
         if role is None:
             return False
@@ -75,6 +82,10 @@ def link() -> Rule:
 
 def public() -> Rule:
     return Rule("public")
+
+
+def sign_in_step() -> Rule:
+    return Rule("sign_in_step")
 
 
 # Flask-Admin: each model view registers the same nine endpoints. Disabled
@@ -110,6 +121,14 @@ ACCESS: dict[str, Rule] = {
     "auth.login": public(),
     "auth.switch_language": public(),
     "api.v1.openapi": public(),
+    "signin.school_login": public(),
+    "signin.forgot": public(),
+    "signin.oidc_start": sign_in_step(),
+    "signin.oidc_callback": sign_in_step(),
+    "signin.second_factor": sign_in_step(),
+    "signin.enrol": sign_in_step(),
+    "signin.account_link": sign_in_step(),
+    "signin.account_link_school": sign_in_step(),
     # --- consent links (the token is the authority) --------------------------
     "consent.public.consent_page": link(),
     "consent.public.done": link(),
@@ -121,6 +140,11 @@ ACCESS: dict[str, Rule] = {
     "auth.switch_school": logged_in(),
     "auth.my_sessions": staff(*ROLES),
     "auth.end_my_session": staff(*ROLES),
+    "signin.account_second_factor": staff(*ROLES),
+    # 404 after the access check for a user without a second factor (nothing to renew).
+    "signin.new_recovery_codes": staff(*ROLES, allowed_extra=frozenset({404})),
+    "signin.second_factor_off": staff(*ROLES),
+    "signin_provider.index": staff("admin"),
     # --- API tokens (web pages) and the API ---------------------------------
     "api.tokens": staff("teacher", "pr", "admin"),
     "api.create_token": staff("teacher", "pr", "admin"),
@@ -213,6 +237,6 @@ ACCESS: dict[str, Rule] = {
     **admin_view("consentform", "admin"),
     **admin_view("consentrecord", "admin", "privacy", disabled=("edit_view",)),
     **admin_view("auditevent", "admin", "privacy", disabled=("edit_view",)),
-    **admin_view("user", "admin", extra=("end_sessions_view",), disabled=("details_view",)),
+    **admin_view("user", "admin", extra=("end_sessions_view", "invite_view"), disabled=("details_view",)),
     **admin_view("school", "admin", disabled=("details_view",)),
 }

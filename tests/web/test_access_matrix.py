@@ -195,7 +195,7 @@ def _csrf(client: FlaskClient, path: str) -> str:
 # --- values for the URL -------------------------------------------------------
 
 ADMIN_MODELS = {"person", "guardian", "consentform", "consentrecord", "auditevent", "user", "school"}
-OBJECT_ADMIN_VIEWS = {"details_view", "edit_view"}
+OBJECT_ADMIN_VIEWS = {"details_view", "edit_view", "end_sessions_view", "invite_view"}
 
 
 def _fresh(m: Matrix, side: Side, endpoint: str, name: str, role: str | None) -> Any:
@@ -271,6 +271,7 @@ def _values(m: Matrix, endpoint: str, arguments: set[str], target: Side, method:
         "form_id": w.form.id, "record_id": target.record_id, "school_id": w.school.id,
         "channel": "social_media", "code": "en", "export_type": "csv",
         "token": target.link_token,
+        "provider_id": 987654,  # no such provider: the sign-in steps must refuse it
         "filename": "admin/js/actions.js" if endpoint == "admin.static" else "app.css",
     }
     values: dict[str, Any] = {}
@@ -305,7 +306,7 @@ def _has_object(endpoint: str, arguments: set[str]) -> bool:
     view, _, name = endpoint.partition(".")
     if view in ADMIN_MODELS:
         return name in OBJECT_ADMIN_VIEWS
-    return bool(arguments - {"channel", "code", "export_type", "filename", "token"})
+    return bool(arguments - {"channel", "code", "export_type", "filename", "token", "provider_id"})
 
 
 # --- one request --------------------------------------------------------------
@@ -349,7 +350,7 @@ def _request(m: Matrix, endpoint: str, rule: Any, method: str, role: str | None,
         data["csrf_token"] = actor_side.csrf[role] if role else _csrf(client, LOGIN)
     if admin_id is not None:
         name = endpoint.partition(".")[2]
-        if method == "GET" or name in ("edit_view", "end_sessions_view"):
+        if method == "GET" or name in ("edit_view", "end_sessions_view", "invite_view"):
             url += f"?id={admin_id}"
         elif name == "action_view":
             data.update({"action": "delete", "rowid": str(admin_id)})
@@ -396,6 +397,12 @@ def _check(m: Matrix, endpoint: str, url_rule: Any) -> list[str]:
             problems.append(f"{call}: {why}")
 
     for method in methods:
+        if rule.kind == "sign_in_step":
+            for role in (None, *ROLES):
+                call = _request(m, endpoint, url_rule, method, role, a, a)
+                signed_in_page = call.status == 200 and 'action="/logout"' in call.body and role is None
+                expect(call, not signed_in_page, "a sign-in step showed a signed-in page")
+            continue
         if rule.kind in ("public", "link"):
             call = _request(m, endpoint, url_rule, method, None, a, a)
             expect(call, _let_through(call, rule) is None, "public/link page refused")

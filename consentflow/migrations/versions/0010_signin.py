@@ -9,14 +9,14 @@
   part, expiry, single use).
 
 Revision ID: 0010_signin
-Revises: 0005
+Revises: 0006
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = "0010_signin"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
