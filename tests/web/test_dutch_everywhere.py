@@ -47,6 +47,9 @@ NOT_PAGES = {
     "photos.album_status": "JSON polled by the page", "photos.school_status": "JSON",
     "publish.status": "JSON polled by the page (its message is translated, tested below)",
     "review.people": "JSON", "auth.login": "needs a logged-out client (read separately)",
+    "consent.link_letter": "PDF letter", "consent.round_letters": "PDF letters",
+    "signin.oidc_start": "a redirect to the school's provider (none configured here)",
+    "signin.oidc_callback": "the provider's answer; its refusals are read in the sign-in browser test",
 }
 AJAX = re.compile(r"\.ajax_lookup$")
 
@@ -98,7 +101,7 @@ def _world(db_session, app) -> dict[str, Any]:
     return {
         "w": w, "user": user, "student": student, "parent": parent, "record": record,
         "publication": publication, "round": rnd, "task": task,
-        "token": make_token(app.config["SECRET_KEY"], link.nonce),
+        "token": make_token(app.config["SECRET_KEY"], link.nonce), "link": link,
     }
 
 
@@ -109,6 +112,7 @@ def _url_args(s: dict[str, Any]) -> dict[str, Any]:
         "publication_id": s["publication"].id, "face_id": w.obama_face.id,
         "form_id": w.form.id, "round_id": s["round"].id, "record_id": s["record"].id,
         "task_id": s["task"].id, "token": s["token"], "channel": "website", "export_type": "csv",
+        "link_id": s["link"].id, "provider_id": 987654,
     }
 
 
@@ -209,7 +213,8 @@ def test_every_mail_speaks_dutch(app, db_session) -> None:
     context = {
         "school": w.school, "person": s["student"], "guardian": s["parent"], "officer": s["user"],
         "record": s["record"], "label": purpose_label, "url": "https://school.example/c/x",
-        "expires_on": date(2027, 7, 31), "signed_on": date(2026, 10, 5), "count": 2,
+        "expires_on": date(2027, 7, 31), "signed_on": date(2026, 10, 5), "count": 2, "hours": 24,
+        "minutes": 60, "user": s["user"],
         "items": [{"channel": pub.purpose, "where": "Instagram", "album": "Sportdag",
                    "published_at": pub.published_at}],
     }
