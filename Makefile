@@ -40,6 +40,8 @@ instance/config.py:
 	@echo "Wrote $@ with a fresh secret key."
 
 run: install instance/config.py
+	@# Links in the demo's mail point at this machine (refused in a real install).
+	@grep -q '^PUBLIC_BASE_URL' instance/config.py || printf "PUBLIC_BASE_URL = 'http://$(HOST):$(PORT)'\nALLOW_LOOPBACK_LINKS = True\n" >> instance/config.py
 	$(FLASK) init
 	$(FLASK) demo load
 	@$(MAKE) --no-print-directory serve

@@ -15,6 +15,7 @@ from sqlalchemy import inspect, select
 from wtforms import PasswordField, SelectMultipleField
 from wtforms.validators import Optional as OptionalValidator
 
+from consentflow.admin.columns import DutchColumns
 from consentflow.audit.service import record_event
 from consentflow.auth.access import current_actor, has_role, require_school, roles_of, schools_of
 from consentflow.auth.accounts import (
@@ -39,7 +40,7 @@ def administered_schools() -> dict[int, School]:
     return {s.id: s for s in schools_of(current_user) if "admin" in roles_of(current_user, s)}
 
 
-class UserView(ModelView):
+class UserView(DutchColumns, ModelView):
     """Accounts with a role in the current school; passwords are only ever hashed."""
 
     can_delete = False

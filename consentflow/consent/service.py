@@ -107,9 +107,8 @@ def record_consent(
     if before is not None and signed_at < before.signed_at:
         # An older paper form must never override a later answer (e.g. a withdrawal).
         raise InvalidState(
-            f"A later answer (signed {local_date(before.signed_at).isoformat()}) is already on file; "
-            "an older form cannot replace it."
-        )
+            "A later answer (signed %(date)s) is already on file; an older form cannot replace it.",
+            date=local_date(before.signed_at).isoformat())
     sha = key = None
     if evidence:
         sha, key = store_evidence(storage_dir, evidence, evidence_filename)

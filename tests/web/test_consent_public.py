@@ -22,8 +22,7 @@ CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 PURPOSES = ["website.photo", "social_media.photo", "face_matching"]
 
 
-def setup_round(db_session: Any, app: Any, *, dob: date = date(2013, 5, 1),
-                valid_days: int = 30) -> tuple[Any, Any, ConsentLink]:
+def setup_round(db_session: Any, app: Any, *, dob: date = date(2013, 5, 1)) -> tuple[Any, Any, ConsentLink]:
     school = factories.school(db_session)
     child = factories.person(db_session, school=school, dob=dob, first="Mila")
     parent = factories.guardian(db_session, school=school, children=[child], name="Pat Parent",
@@ -36,7 +35,7 @@ def setup_round(db_session: Any, app: Any, *, dob: date = date(2013, 5, 1),
                                school_year_id=year.id, title="Beeldmateriaal", wording="Mogen wij...",
                                purposes=PURPOSES, now=opened)
     open_round(db_session, actor=Actor.system("t"), school_id=school.id, school_year_id=year.id,
-               form_id=form.id, valid_days=valid_days,
+               form_id=form.id,
                ctx=LinkContext("http://localhost", app.config["SECRET_KEY"]), now=now)
     db_session.commit()
     link = db_session.scalar(select(ConsentLink).where(ConsentLink.person_id == child.id))
