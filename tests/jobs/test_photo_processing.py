@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from consentflow.faces.engine import EngineSettings
 from consentflow.faces.matching import MatchThresholds
 from consentflow.jobs import get_queue
-from consentflow.models import AuditEvent, Face, FaceReview, Photo
+from consentflow.models import AuditEvent, Face, FaceReview, Photo, utcnow
 from consentflow.photos import processing, service
 from consentflow.photos.crypto import cipher_from_config
 from consentflow.photos.tasks import process_photo, requeue_stale
@@ -84,7 +84,9 @@ def test_worker_killed_mid_photo_is_processed_exactly_once(app, db_session, setu
     [result] = upload(app, db_session, album, [("obama2.jpg", face_bytes("obama2.jpg"))])
     get_queue(app).huey.flush()  # the job was taken by the worker that then died
     # What the dead worker left: its committed claim, and no faces.
-    claim = processing.claim_photo(db_session, result.photo_id, now=NOW, stale_after=timedelta(0))
+    # Stamped now, not at the module's import: the lease (60 s) is shorter than a test run.
+    claim = processing.claim_photo(db_session, result.photo_id, now=utcnow(),
+                                   stale_after=timedelta(0))
     db_session.commit()
     assert claim is not None and photo(db_session, result.photo_id).state == "processing"
     # A fresh claim is respected: nothing is re-queued while the worker may be alive.
