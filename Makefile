@@ -26,6 +26,9 @@ uv:
 install: uv
 	$(UV) sync --frozen
 	$(UV) run --frozen pybabel compile -d consentflow/translations >/dev/null
+	@# The OpenID Connect provider the sign-in tests run on loopback (pinned in its package-lock.json).
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error >/dev/null; \
+		else echo "npm not found: the school sign-in tests need Node.js and npm (apt-get install nodejs npm)"; fi
 
 # Debian's chromium for the browser tests (Playwright drives it; no browser download).
 system-deps:
@@ -34,6 +37,12 @@ system-deps:
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; \
 	fi
+	@if ! command -v npm >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm >/dev/null; \
+		npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error >/dev/null; \
+	fi
 
 instance/config.py:
 	@mkdir -p instance
@@ -41,6 +50,8 @@ instance/config.py:
 	@echo "Wrote $@ with a fresh secret key."
 
 run: install instance/config.py
+	@# Links in the demo's mail point at this machine (refused in a real install).
+	@grep -q '^PUBLIC_BASE_URL' instance/config.py || printf "PUBLIC_BASE_URL = 'http://$(HOST):$(PORT)'\nALLOW_LOOPBACK_LINKS = True\n" >> instance/config.py
 	$(FLASK) init
 	$(FLASK) demo load
 	@$(MAKE) --no-print-directory serve

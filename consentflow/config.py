@@ -7,9 +7,12 @@ consent links.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 
@@ -57,6 +60,15 @@ def default_config(instance_path: str) -> dict[str, Any]:
         "REDIS_URL": "redis://127.0.0.1:6379/0",
         "QUEUE_IMMEDIATE": False,
         "QUEUE_NAME": "consentflow",
+        # Background jobs (README, Robustness): a running job's lease, renewed by
+        # its worker every quarter of it; a killed worker's job is taken over once
+        # the lease expired (the sweeper runs every minute). A queued job that
+        # never started is assumed lost after 6 x PHOTO_STALE_SECONDS (photos)
+        # or PUBLISH_STALE_SECONDS (publications) and queued again.
+        "PHOTO_LEASE_SECONDS": 60,
+        "PUBLISH_LEASE_SECONDS": 60,
+        "PHOTO_STALE_SECONDS": 900,
+        "PUBLISH_STALE_SECONDS": 600,
         # Upload limits: a decoded image may not exceed these.
         "MAX_CONTENT_LENGTH": 512 * 1024 * 1024,
         "UPLOAD_MAX_BYTES": 60 * 1024 * 1024,
@@ -79,15 +91,26 @@ def default_config(instance_path: str) -> dict[str, Any]:
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_WINDOW_SECONDS": 15 * 60,
         "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+        # Roles that must use a second factor (TOTP) with a password; anyone may.
+        "SECOND_FACTOR_ROLES": ["admin", "pr"],
+        # Invitation and password-reset links.
+        "ACCOUNT_INVITE_HOURS": 7 * 24,
+        "PASSWORD_RESET_MINUTES": 60,
+        # School sign-in (OpenID Connect): plain-http issuers only for tests on loopback.
+        "OIDC_ALLOW_HTTP": False,
         # Consent links.
-        "CONSENT_LINK_DAYS": 60,
         "MAIL_SERVER": "",
         "MAIL_PORT": 25,
         "MAIL_USE_TLS": False,
         "MAIL_USERNAME": "",
         "MAIL_PASSWORD": "",
         "MAIL_FROM": "consentflow@localhost",
-        "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+        # The address families reach the app at; every link in mail and letters
+        # starts with it. Required outside debug/testing when links are sent.
+        "PUBLIC_BASE_URL": "",
+        # Only for a demo on one machine (`make run` sets it): accept a loopback
+        # PUBLIC_BASE_URL outside debug. Never in a real install.
+        "ALLOW_LOOPBACK_LINKS": False,
         # i18n
         "BABEL_DEFAULT_LOCALE": "nl",
         "BABEL_DEFAULT_TIMEZONE": "Europe/Amsterdam",
@@ -125,8 +148,49 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     _check(app)
 
 
+DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
+
+
+def _is_loopback(host: str) -> bool:
+    if host in {"localhost", "localhost.localdomain"} or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def public_base_url(config: Mapping[str, Any]) -> str:
+    """PUBLIC_BASE_URL, checked: the start of every link mailed or printed for families.
+
+    Debug and tests fall back to the development server; in production a
+    missing, malformed or loopback address is refused, so no family ever gets
+    a link to localhost.
+    """
+    raw = str(config.get("PUBLIC_BASE_URL") or "").strip().rstrip("/")
+    relaxed = bool(config.get("TESTING") or config.get("DEBUG"))
+    if not raw:
+        if relaxed:
+            return DEVELOPMENT_BASE_URL
+        raise ConfigError(
+            "PUBLIC_BASE_URL is not set: links for families cannot be made. Set "
+            "CONSENTFLOW_PUBLIC_BASE_URL to the address families reach the app at, "
+            "e.g. https://toestemming.school.nl.")
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(f"PUBLIC_BASE_URL {raw!r} is not an http(s) address.")
+    if not relaxed and _is_loopback(parts.hostname) and not config.get("ALLOW_LOOPBACK_LINKS"):
+        raise ConfigError(
+            f"PUBLIC_BASE_URL {raw!r} is a loopback address that families cannot reach; "
+            "set it to the school's public address.")
+    return raw
+
+
 def _check(app: Flask) -> None:
     relaxed = app.config.get("TESTING") or app.debug
+    if app.config.get("PUBLIC_BASE_URL"):
+        public_base_url({**app.config, "DEBUG": app.debug})  # refuse a bad address at start-up
     if relaxed:
         # Plain-HTTP development and tests cannot carry Secure cookies.
         app.config["SESSION_COOKIE_SECURE"] = False

@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consentflow.audit.service import Actor
-from consentflow.consent.rounds import LinkContext, open_round, open_round_for
+from consentflow.consent.links import link_context_from
+from consentflow.consent.rounds import open_round, open_round_for
 from consentflow.consent.service import record_consent
 from consentflow.consent.signer import SCHOOL_TZ, local_date, signs_for_self
 from consentflow.consent.years import ensure_default_form, ensure_school_year
@@ -64,6 +65,5 @@ def load_demo_consent(session: Session, school: School, actor: Actor, now: datet
             evidence_note="Demo data: answered at the school's information evening.")
     if open_round_for(session, school.id, today) is None:
         open_round(session, actor=actor, school_id=school.id, school_year_id=year.id, form_id=form.id,
-                   valid_days=int(current_app.config["CONSENT_LINK_DAYS"]),
-                   ctx=LinkContext(current_app.config["PUBLIC_BASE_URL"], current_app.config["SECRET_KEY"]),
+                   ctx=link_context_from(current_app.config), reminder_every_days=7, reminder_max=2,
                    now=now)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app
@@ -26,27 +27,29 @@ class JobSpec:
     retry_delay: int
     retry_backoff: float
     every_minutes: int | None = None  # also run periodically in the worker
+    daily_at_hour: int | None = None  # also run once a day at this hour (UTC) in the worker
 
 
 _REGISTRY: dict[str, JobSpec] = {}
 
 # Modules whose import registers jobs; features append to this list.
-JOB_MODULES: list[str] = ["consentflow.consent.outbox", "consentflow.photos.tasks",
-                          "consentflow.publish.tasks"]
+JOB_MODULES: list[str] = ["consentflow.consent.outbox", "consentflow.consent.tasks",
+                          "consentflow.photos.tasks", "consentflow.publish.tasks"]
 
 
 def job(
     name: str, *, retries: int = 3, retry_delay: int = 10, retry_backoff: float = 2.0,
-    every_minutes: int | None = None,
+    every_minutes: int | None = None, daily_at_hour: int | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a job function under a stable name; retries back off exponentially.
 
     ``every_minutes`` also schedules it periodically in the worker (used for
-    recovery work such as re-queueing photos of a worker that was killed).
+    recovery work such as re-queueing photos of a worker that was killed);
+    ``daily_at_hour`` once a day at that UTC hour (reminders, turning 16).
     """
 
     def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
-        _REGISTRY[name] = JobSpec(func, retries, retry_delay, retry_backoff, every_minutes)
+        _REGISTRY[name] = JobSpec(func, retries, retry_delay, retry_backoff, every_minutes, daily_at_hour)
         return func
 
     return decorator
@@ -59,6 +62,10 @@ class Queue:
 
     def enqueue(self, name: str, *args: Any) -> Any:
         return self.tasks[name](*args)
+
+    def enqueue_in(self, seconds: float, name: str, *args: Any) -> Any:
+        """Queue a job to run in ``seconds`` (kept by the queue, not by this process)."""
+        return self.tasks[name].schedule(args=args, delay=seconds)
 
     def run_pending(self, limit: int = 10_000) -> int:
         """Execute queued tasks in this process (tests, CLI one-shot runs)."""
@@ -133,8 +140,15 @@ def init_queue(app: Flask) -> Queue:
         )(run)
         if spec.every_minutes:
             huey.periodic_task(crontab(minute=f"*/{spec.every_minutes}"), name=f"{name}.periodic")(run)
+        if spec.daily_at_hour is not None:
+            huey.periodic_task(crontab(minute="0", hour=str(spec.daily_at_hour)), name=f"{name}.daily")(run)
     app.extensions["consentflow.queue"] = queue
     return queue
+
+
+def periodic_due(queue: Queue, moment: datetime) -> list[str]:
+    """Names of the periodic tasks the worker's scheduler starts at ``moment`` (UTC)."""
+    return sorted(task.name for task in queue.huey.read_periodic(moment))
 
 
 def get_queue(app: Flask | None = None) -> Queue:
@@ -143,3 +157,7 @@ def get_queue(app: Flask | None = None) -> Queue:
 
 def enqueue(name: str, *args: Any) -> Any:
     return get_queue().enqueue(name, *args)
+
+
+def enqueue_in(seconds: float, name: str, *args: Any) -> Any:
+    return get_queue().enqueue_in(seconds, name, *args)

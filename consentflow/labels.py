@@ -6,19 +6,21 @@ Templates show ``value|label("photo_state")`` and ``value|tone("photo_state")``
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 from flask_babel import to_user_timezone
 
+from consentflow.models.consent import FACE_MATCHING
+
+ROLE_LABELS = {
+    "admin": _l("Administrator"),
+    "pr": _l("PR and communication"),
+    "teacher": _l("Teacher"),
+    "privacy": _l("Privacy officer"),
+}
 CHANNEL_LABELS = {
-    "role": {
-        "admin": _l("Administrator"),
-        "pr": _l("PR and communication"),
-        "teacher": _l("Teacher"),
-        "privacy": _l("Privacy officer"),
-    },
     "website": _l("School website"),
     "social_media": _l("School social media accounts"),
     "newsletter": _l("Newsletter"),
@@ -58,8 +60,55 @@ LABELS = {
         "conflict": _l("conflict: check by hand"),
         "rejected": _l("rejected"),
         "left": _l("marked as left"),
+        "gone": _l("gone according to the file"),
     },
     "channel": CHANNEL_LABELS,
+    "role": ROLE_LABELS,
+    # What publication does with a face (consentflow.photos.decisions.Action).
+    "decision": {
+        "show": _l("shown"),
+        "blur_no_consent": _l("blurred: no consent"),
+        "blur_unknown": _l("blurred: not identified"),
+        "not_a_face": _l("not a face"),
+    },
+    # Why a face is shown or blurred (FaceDecision.reason / the snapshot's "basis").
+    "decision_basis": {
+        "consent": _l("consent on file"),
+        "no_consent": _l("no consent"),
+        "external_adult": _l("adult from outside the school"),
+        "external_adult_without_note": _l("adult from outside the school, without a note"),
+        "awaiting_confirmation": _l("waiting for a reviewer"),
+        "not_person": _l("not a person of the school"),
+        "suggested": _l("suggested, not confirmed"),
+        "unknown": _l("not identified"),
+        "ambiguous": _l("not identified"),
+        "weak": _l("not identified"),
+    },
+    "person_kind": {"student": _l("Student"), "staff": _l("Staff")},
+    "signer_kind": {"self": _l("the person themself"), "guardian": _l("parent or guardian")},
+    # How consent was given (ConsentRecord.method); the evidence kind.
+    "method": {"digital": _l("via the personal link"), "paper": _l("on a paper form"),
+               "in_person": _l("in person at school")},
+    # A reviewer's decision on a face (FaceReview.kind).
+    "review_kind": {
+        "confirm": _l("confirmed"),
+        "assign": _l("assigned by a reviewer"),
+        "not_person": _l("not this person"),
+        "not_face": _l("not a face"),
+        "external_adult": _l("adult from outside the school"),
+    },
+    "biometric_mode": {
+        "all": _l("everyone (school's legitimate interest)"),
+        "consented": _l("only people who consented to face recognition"),
+        "off": _l("off"),
+    },
+    "locale": {"nl": "Nederlands", "en": "English"},
+    # consentflow.publish.state.PUBLICATION_STATES
+    "publication_state": {
+        "published": _l("Published"),
+        "removal_pending": _l("Removal pending"),
+        "taken_down": _l("Taken down"),
+    },
     # consentflow.video.decode.VideoRejected codes (same English as its MESSAGES).
     "video_rejected": {
         "empty": _l("The video file is empty."),
@@ -82,7 +131,9 @@ TONES = {
                     "rejected": "bad", "failed": "bad", "withdrawn": "bad"},
     "purpose_status": {"approved": "ok", "blocked": "bad"},
     "link_state": {"active": "ok", "revoked": "bad", "closed": "bad", "expired": "bad"},
-    "import_status": {"created": "ok", "updated": "ok", "conflict": "warn", "rejected": "bad", "left": "warn"},
+    "publication_state": {"published": "ok", "removal_pending": "warn", "taken_down": "bad"},
+    "import_status": {"created": "ok", "updated": "ok", "conflict": "warn", "rejected": "bad", "left": "warn",
+                      "gone": "warn"},
 }
 
 
@@ -91,19 +142,62 @@ def label(value: str, kind: str) -> str:
     return str(LABELS.get(kind, {}).get(value, value))
 
 
+def role_label(role: str) -> str:
+    """A staff role as people call it ("teacher" -> "Docent")."""
+    return label(role, "role")
+
+
 def tone(value: str, kind: str) -> str:
     """The badge class (ok / warn / bad / empty) of a code."""
     return TONES.get(kind, {}).get(value, "")
 
 
-def local_dt(value: datetime | None) -> str:
+def _as_datetime(value: datetime | str | None) -> datetime | None:
+    # Exports keep ISO strings (data.json); their readable page shows them like any other time.
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return value
+
+
+def local_dt(value: datetime | str | None) -> str:
     """A stored UTC time as the school sees it (BABEL_DEFAULT_TIMEZONE, Europe/Amsterdam)."""
-    return to_user_timezone(value).strftime("%Y-%m-%d %H:%M") if value else ""
+    moment = _as_datetime(value)
+    return to_user_timezone(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
-def local_date(value: datetime | None) -> str:
+def local_date(value: datetime | str | None) -> str:
     """The school's calendar date of a stored UTC time (23:30 UTC is already tomorrow here)."""
-    return to_user_timezone(value).strftime("%Y-%m-%d") if value else ""
+    moment = _as_datetime(value)
+    return to_user_timezone(moment).strftime("%Y-%m-%d") if moment else ""
+
+
+# Names a publication's snapshot stores for faces without a person (publish.service._snapshot).
+SNAPSHOT_NAMES = {"unknown, blurred": _l("unknown, blurred"), "external adult": _l("external adult")}
+
+
+def snapshot_name(name: str | None) -> str:
+    """A snapshot's name in words: a person's name as it is, the placeholders translated."""
+    return str(SNAPSHOT_NAMES.get(name or "", name or ""))
+
+
+FACE_MATCHING_LABEL = _l("Face recognition in school photos")
+
+
+def purpose_label(key: str) -> str:
+    """A consent purpose in words ("social_media.photo" -> "Sociale media van de school — Foto's").
+
+    Unknown keys are shown as they are (a form may ask about a purpose added later).
+    """
+    if key == FACE_MATCHING:
+        return str(FACE_MATCHING_LABEL)
+    channel, _, medium = key.partition(".")
+    if channel in CHANNEL_LABELS and medium in MEDIUM_LABELS:
+        return f"{CHANNEL_LABELS[channel]} — {MEDIUM_LABELS[medium]}"
+    return key
 
 
 def register_filters(app: Flask) -> None:
@@ -111,3 +205,5 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(tone, "tone")
     app.add_template_filter(local_dt, "local_dt")
     app.add_template_filter(local_date, "local_date")
+    app.add_template_filter(purpose_label, "purpose_label")
+    app.add_template_filter(snapshot_name, "snapshot_name")

@@ -13,12 +13,15 @@ from consentflow.auth.access import current_roles, current_school, schools_of
 
 def layout_context() -> dict[str, Any]:
     authenticated = bool(getattr(current_user, "is_authenticated", False))
-    from consentflow.home.views import TILES
+    from consentflow.home.views import TILES, tile_counts
 
     roles = current_roles() if authenticated else set()
+    items = [t for t in TILES if t.roles & roles]
+    school = current_school() if authenticated else None
     return {
-        "nav_items": [t for t in TILES if t.roles & roles],
-        "nav_school": current_school() if authenticated else None,
+        "nav_items": items,
+        "nav_counts": tile_counts(items, school.id if school else None),
+        "nav_school": school,
         "nav_schools": schools_of(current_user) if authenticated else [],
         "nav_roles": sorted(roles),
         "nav_languages": current_app.config["LANGUAGES"],

@@ -121,6 +121,10 @@ def make_app(database_url: str, instance: Path, **overrides: Any) -> Flask:
         "SERVER_NAME": "localhost",
         # Tests read English; the Dutch default is tested on its own (test_auth).
         "BABEL_DEFAULT_LOCALE": "en",
+        # Tests of other features sign in with a password alone; the second
+        # factor's own tests (tests/web/test_second_factor.py, the browser
+        # test) run with the production default, SECOND_FACTOR_ROLES = admin, pr.
+        "SECOND_FACTOR_ROLES": [],
     }
     config.update(overrides)
     app = create_app(config)

@@ -9,6 +9,7 @@ from flask_admin import AdminIndexView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_login import current_user
 
+from consentflow.admin.columns import DutchColumns
 from consentflow.audit.service import record_event
 from consentflow.auth.access import current_actor, has_role, require_school
 from consentflow.errors import DomainError, user_message
@@ -35,7 +36,7 @@ class SecureIndexView(AdminIndexView):
         return self.render("admin/cf_index.html")
 
 
-class SchoolScopedView(ModelView):
+class SchoolScopedView(DutchColumns, ModelView):
     """A model view limited to the current school, audited on every change."""
 
     required_roles: tuple[str, ...] = ("admin",)

@@ -8,6 +8,7 @@ from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
 
 from consentflow.admin.base import SecureIndexView
+from consentflow.admin.signin import SignInProviderView
 from consentflow.admin.views import (
     AuditEventView,
     ConsentFormView,
@@ -43,5 +44,7 @@ def build_admin(app: Flask) -> Admin:
     admin.add_view(ConsentRecordView(ConsentRecord, session, name=_l("Consent records"), endpoint="consentrecord"))
     admin.add_view(UserView(User, session, name=_l("Users"), endpoint="user"))
     admin.add_view(SchoolView(School, session, name=_l("School settings"), endpoint="school"))
+    admin.add_view(SignInProviderView(name=_l("School sign-in"), endpoint="signin_provider",
+                                      url="/admin/signin"))
     admin.add_view(AuditEventView(AuditEvent, session, name=_l("Audit trail"), endpoint="auditevent"))
     return admin

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from typing import Any
 
-from flask import abort, flash, redirect, request
+from flask import abort, current_app, flash, redirect, request
 from flask_admin import expose
 from flask_admin.contrib.sqla import ModelView
 from flask_babel import gettext as _
@@ -16,6 +17,7 @@ from wtforms import PasswordField, SelectMultipleField
 from wtforms.validators import Optional as OptionalValidator
 
 from consentflow.admin.base import refuse
+from consentflow.admin.columns import DutchColumns
 from consentflow.audit.service import record_event
 from consentflow.auth.access import current_actor, has_role, require_school, roles_of, schools_of
 from consentflow.auth.accounts import (
@@ -25,6 +27,7 @@ from consentflow.auth.accounts import (
     parse_role_choices,
     set_roles,
 )
+from consentflow.auth.link_mail import send_link
 from consentflow.auth.passwords import hash_password
 from consentflow.auth.service import check_password_strength, normalise_email, set_password
 from consentflow.auth.sessions import end_all_sessions
@@ -33,6 +36,14 @@ from consentflow.extensions import db
 from consentflow.labels import label
 from consentflow.models import Membership, School, User, utcnow
 from consentflow.models.user import ROLES
+from consentflow.signin.views import deliver_outbox, link_url
+
+
+def _send_invitation(user: User) -> None:
+    send_link(db.session, actor=current_actor(), user=user, purpose="invite",
+              secret_key=current_app.config["SECRET_KEY"],
+              valid_for=timedelta(hours=current_app.config["ACCOUNT_INVITE_HOURS"]),
+              link_url=link_url(), now=utcnow(), school_id=require_school().id)
 
 
 def administered_schools() -> dict[int, School]:
@@ -40,7 +51,7 @@ def administered_schools() -> dict[int, School]:
     return {s.id: s for s in schools_of(current_user) if "admin" in roles_of(current_user, s)}
 
 
-class UserView(ModelView):
+class UserView(DutchColumns, ModelView):
     """Accounts with a role in the current school; passwords are only ever hashed."""
 
     can_delete = False
@@ -48,7 +59,10 @@ class UserView(ModelView):
     column_searchable_list = ("name", "email")
     form_columns = ("name", "email", "active", "new_password", "roles")
     form_extra_fields = {
-        "new_password": PasswordField(_l("New password"), validators=[OptionalValidator()]),
+        "new_password": PasswordField(
+            _l("New password"), validators=[OptionalValidator()],
+            description=_l("Leave empty for a new user: they get an invitation by e-mail to choose "
+                           "their own password or sign in with the school account.")),
         "roles": SelectMultipleField(_l("Roles in the schools you administer"), choices=[]),
     }
     edit_template = "admin/user_edit.html"
@@ -113,13 +127,17 @@ class UserView(ModelView):
             changed = [f for f in ("email", "active") if state[f].history.has_changes()]
         actor = current_actor()
         password = form.new_password.data
+        invite = False
         if is_created:
-            if not password:
-                raise InvalidInput(_("A new account needs a password."))
             if not wanted:
                 raise InvalidInput(_("Give the new account at least one role in a school you administer."))
-            check_password_strength(password)
-            model.password_hash = hash_password(password)
+            if password:
+                check_password_strength(password)
+                model.password_hash = hash_password(password)
+            else:
+                # No password typed: the user chooses one (or the school account) through an invitation.
+                model.password_hash = hash_password(secrets.token_urlsafe(32))
+                invite = True
             model.session_token = secrets.token_hex(16)
             db.session.add(model)
             db.session.flush()
@@ -135,6 +153,8 @@ class UserView(ModelView):
                 # Ends the user's sessions and API tokens, audited.
                 set_password(db.session, actor=actor, user=model, password=password)
         roles = set_roles(db.session, actor=actor, user=model, wanted=wanted, schools=ours)
+        if invite:
+            _send_invitation(model)
         record_event(
             db.session, actor=actor, school_id=require_school().id,
             action="user.create" if is_created else "user.update", object_type="user",
@@ -142,6 +162,25 @@ class UserView(ModelView):
             details={"roles": {str(k): v for k, v in roles.items()}, "password_changed": bool(password)},
             personal={"email": model.email, "name": model.name},
         )
+
+    def after_model_change(self, form: Any, model: User, is_created: bool) -> None:
+        deliver_outbox()  # after the commit: the invitation mail is in the outbox
+
+    @expose("/invite/", methods=["POST"])
+    def invite_view(self) -> Any:
+        """Send (again) an invitation link: the user sets a password or uses the school account."""
+        user = self.get_one(request.args.get("id", ""))
+        try:
+            check_credential_change(user, set(administered_schools()), ["password"])
+            _send_invitation(user)
+        except DomainError as err:
+            db.session.rollback()
+            flash(user_message(err), "error")
+        else:
+            db.session.commit()
+            deliver_outbox()
+            flash(_("An invitation is on its way to %(email)s.", email=user.email), "info")
+        return redirect(self.get_url(".edit_view", id=user.id))
 
     def handle_view_exception(self, exc: Exception) -> bool:
         if isinstance(exc, DomainError):

@@ -8,10 +8,11 @@ from flask import abort, url_for
 from flask_admin.contrib.sqla import ModelView
 from flask_babel import gettext as _
 from flask_login import current_user
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from sqlalchemy import inspect, select
 
 from consentflow.admin.base import ReadOnlyScopedView, SchoolScopedView, refuse
+from consentflow.admin.columns import DutchColumns, coded, decisions_formatter, purposes_formatter
 from consentflow.admin.users import UserView  # noqa: F401  (re-exported for setup and tests)
 from consentflow.audit.chain import ALTERED, ERASED, personal_display
 from consentflow.audit.service import record_event
@@ -19,6 +20,7 @@ from consentflow.auth.access import current_actor, has_role, require_school, sch
 from consentflow.errors import InvalidState
 from consentflow.events import PersonLeft, emit
 from consentflow.extensions import db
+from consentflow.labels import LABELS
 from consentflow.models import ConsentForm, Guardian, Person, School, SchoolYear, utcnow
 from consentflow.models.consent import form_is_signed
 
@@ -29,7 +31,7 @@ def _of_school(model: Any, order: Any) -> list[Any]:
     return list(db.session.scalars(select(model).where(model.school_id == school.id).order_by(order)))
 
 
-class SchoolView(ModelView):
+class SchoolView(DutchColumns, ModelView):
     """Settings of the schools the user administers; schools are created by CLI."""
 
     can_create = False
@@ -38,9 +40,10 @@ class SchoolView(ModelView):
     form_columns = ("name", "locale", "biometric_mode", "block_face_share",
                     "year_start_month", "year_start_day")
     form_choices = {
-        "biometric_mode": [("all", "all"), ("consented", "consented"), ("off", "off")],
-        "locale": [("nl", "Nederlands"), ("en", "English")],
+        "biometric_mode": [(k, v) for k, v in LABELS["biometric_mode"].items()],
+        "locale": [(k, v) for k, v in LABELS["locale"].items()],
     }
+    column_formatters = {"biometric_mode": coded("biometric_mode"), "locale": coded("locale")}
 
     def is_accessible(self) -> bool:
         return bool(current_user.is_authenticated and has_role("admin"))
@@ -81,7 +84,8 @@ class PersonView(SchoolScopedView):
     form_columns = ("kind", "external_id", "first_name", "last_name", "date_of_birth",
                     "group_name", "email", "enrolled_on", "left_on", "guardians")
     can_delete = False  # people are marked left, or erased through the service
-    form_choices = {"kind": [("student", "student"), ("staff", "staff")]}
+    form_choices = {"kind": [(k, v) for k, v in LABELS["person_kind"].items()]}
+    column_formatters = {"kind": coded("person_kind")}
     form_args = {"guardians": {"query_factory": lambda: _of_school(Guardian, Guardian.name)}}
 
     def subject_ids(self, model: Any) -> list[int]:
@@ -118,6 +122,7 @@ class ConsentFormView(SchoolScopedView):
     form_columns = ("school_year", "version", "title", "wording")
     form_args = {"school_year": {"query_factory": lambda: _of_school(SchoolYear, SchoolYear.starts_on)}}
     edit_template = "admin/consentform_edit.html"
+    column_formatters_detail = {"purposes": purposes_formatter}
 
     def is_signed(self, model: ConsentForm) -> bool:
         return form_is_signed(db.session.connection(), model.id)
@@ -133,17 +138,12 @@ class ConsentFormView(SchoolScopedView):
         super().on_model_change(form, model, is_created)
 
 
-def _decisions_formatter(view: Any, context: Any, model: Any, name: str) -> Markup:
-    items = sorted((model.decisions or {}).items())
-    return Markup(", ").join(
-        Markup("{}: <strong>{}</strong>").format(escape(k), "yes" if v else "no") for k, v in items
-    )
-
-
 class ConsentRecordView(ReadOnlyScopedView):
     column_list = ("id", "person", "school_year", "signer_kind", "signer_name", "method",
                    "signed_at", "supersedes_id", "decisions")
-    column_formatters = {"decisions": _decisions_formatter}
+    column_formatters = {"decisions": decisions_formatter, "signer_kind": coded("signer_kind"),
+                         "method": coded("method")}
+    column_formatters_detail = column_formatters
     column_filters = ("method", "signer_kind")
     column_default_sort = ("id", True)
 

@@ -40,7 +40,7 @@ def create_token(
     if not name:
         raise InvalidInput("A token needs a name, so you know later what uses it.")
     if len(name) > NAME_MAX:
-        raise InvalidInput(f"A token name has at most {NAME_MAX} characters.")
+        raise InvalidInput("A token name has at most %(n)d characters.", n=NAME_MAX)
     if days not in VALIDITY_DAYS:
         raise InvalidInput("Choose how long the token stays valid.")
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)

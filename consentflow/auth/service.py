@@ -68,7 +68,7 @@ def authenticate(
 
 def check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
+        raise InvalidInput("A password needs at least %(n)d characters.", n=MIN_PASSWORD_LENGTH)
 
 
 def create_user(
@@ -87,7 +87,7 @@ def create_user(
         raise InvalidInput("That is not an e-mail address.")
     check_password_strength(password)
     if session.scalar(select(User).where(User.email == email)):
-        raise InvalidInput(f"A user with e-mail {email} already exists.")
+        raise InvalidInput("A user with e-mail %(email)s already exists.", email=email)
     user = User(
         email=email, name=name.strip(), password_hash=hash_password(password),
         session_token=secrets.token_hex(16), board_admin_of_id=board_admin_of_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,6 +15,8 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from consentflow.auth.access import SCHOOL_SESSION_KEY, current_actor, require_role, schools_of
 from consentflow.auth.forms import LoginForm
+from consentflow.auth.oidc import enabled_providers
+from consentflow.auth.second_factor import is_enrolled, requires_second_factor
 from consentflow.auth.service import LoginFailed, authenticate
 from consentflow.auth.session_guard import SESSION_TOKEN_KEY, current_session_row
 from consentflow.auth.sessions import active_sessions, end_own_session, log_out, start_session
@@ -22,7 +24,7 @@ from consentflow.auth.throttle import LoginThrottled, ThrottlePolicy
 from consentflow.errors import NotFound
 from consentflow.extensions import db
 from consentflow.labels import local_dt
-from consentflow.models import utcnow
+from consentflow.models import User, utcnow
 
 bp = Blueprint("auth", __name__)
 
@@ -56,13 +58,7 @@ def _set_device_cookie(response: Any, device: str) -> None:
 def login() -> Any:
     form = LoginForm()
     if form.validate_on_submit():
-        max_failures = current_app.config["LOGIN_MAX_FAILURES"]
-        policy = ThrottlePolicy(
-            max_failures=max_failures,
-            window=timedelta(seconds=current_app.config["LOGIN_WINDOW_SECONDS"]),
-            address_max_failures=4 * max_failures,
-            account_max_failures=4 * max_failures,
-        )
+        policy = login_policy()
         # A browser without a device id gets one; it becomes "known" only by signing in.
         device = _device_id()
         new_device = device is None
@@ -78,33 +74,105 @@ def login() -> Any:
             minutes = max(1, math.ceil(err.retry_after.total_seconds() / 60))
             flash(_("Too many failed attempts. Try again in %(minutes)d minute(s).", minutes=minutes),
                   "error")
-            response = current_app.make_response((render_template("auth/login.html", form=form), 429))
+            response = current_app.make_response((render_template(
+                "auth/login.html", form=form, providers=enabled_providers(db.session)), 429))
             response.headers["Retry-After"] = str(math.ceil(err.retry_after.total_seconds()))
             return response
         except LoginFailed:
             db.session.commit()  # keep the failed attempt: it feeds the throttle
             flash(_("Unknown e-mail address or wrong password."), "error")
-            return render_template("auth/login.html", form=form), 401
-        schools = schools_of(user)
-        _row, raw_token = start_session(
-            db.session, user=user, school_id=schools[0].id if schools else None,
-            user_agent=request.user_agent.string or "", remote_addr=request.remote_addr or "-",
-            now=utcnow(),
-        )
+            return render_template("auth/login.html", form=form,
+                                   providers=enabled_providers(db.session)), 401
         db.session.commit()
-        # A fresh session at login: nothing from before authentication survives.
         next_url = _safe_next(request.args.get("next"))
-        lang = session.get("lang")
-        session.clear()
-        if lang:
-            session["lang"] = lang
-        session[SESSION_TOKEN_KEY] = raw_token
-        login_user(user, remember=False)
-        signed_in = redirect(next_url)
+        if second_factor_needed(user):
+            # The password was right; the session starts only after the second factor.
+            response = begin_second_factor(user, next_url)
+        else:
+            response = complete_login(user, next_url)
         if new_device:
-            _set_device_cookie(signed_in, device)
-        return signed_in
-    return render_template("auth/login.html", form=form)
+            _set_device_cookie(response, device)
+        return response
+    return render_template("auth/login.html", form=form, providers=enabled_providers(db.session))
+
+
+def login_policy() -> ThrottlePolicy:
+    """The throttle of passwords and second-factor codes, from the settings."""
+    max_failures = current_app.config["LOGIN_MAX_FAILURES"]
+    return ThrottlePolicy(
+        max_failures=max_failures,
+        window=timedelta(seconds=current_app.config["LOGIN_WINDOW_SECONDS"]),
+        address_max_failures=4 * max_failures,
+        account_max_failures=4 * max_failures,
+    )
+
+
+def second_factor_needed(user: User) -> bool:
+    """Password sign-ins of enrolled users, and of roles that require it, ask for a code."""
+    return is_enrolled(user) or requires_second_factor(
+        user, current_app.config["SECOND_FACTOR_ROLES"])
+
+
+PENDING_KEY = "pending_login"
+PENDING_MAX_AGE = timedelta(minutes=10)
+
+
+def begin_second_factor(user: User, next_url: str) -> Any:
+    """Remember who proved their password (for a few minutes) and ask for the second factor."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    session[PENDING_KEY] = {"user_id": user.id, "token": user.session_token,
+                            "at": utcnow().isoformat(), "next": next_url}
+    if is_enrolled(user):
+        return redirect(url_for("signin.second_factor"))
+    return redirect(url_for("signin.enrol"))
+
+
+def pending_user() -> User | None:
+    """The user between password and second factor, while that state is fresh and still valid."""
+    data = session.get(PENDING_KEY)
+    if not isinstance(data, dict):
+        return None
+    try:
+        started = datetime.fromisoformat(str(data.get("at")))
+    except ValueError:
+        return None
+    if utcnow() - started > PENDING_MAX_AGE:
+        return None
+    user = db.session.get(User, data.get("user_id"))
+    if user is None or not user.active or user.session_token != data.get("token"):
+        return None
+    return user
+
+
+def pending_next() -> str:
+    data = session.get(PENDING_KEY)
+    return _safe_next(data.get("next") if isinstance(data, dict) else None)
+
+
+def complete_login(user: User, next_url: str, school_id: int | None = None) -> Any:
+    """Open a server-side session for a user who fully proved who they are; the boundary commits."""
+    schools = schools_of(user)
+    if school_id is None or school_id not in {s.id for s in schools}:
+        school_id = schools[0].id if schools else None
+    _row, raw_token = start_session(
+        db.session, user=user, school_id=school_id,
+        user_agent=request.user_agent.string or "", remote_addr=request.remote_addr or "-",
+        now=utcnow(),
+    )
+    db.session.commit()
+    # A fresh session at login: nothing from before authentication survives.
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    if school_id is not None:
+        session[SCHOOL_SESSION_KEY] = school_id
+    session[SESSION_TOKEN_KEY] = raw_token
+    login_user(user, remember=False)
+    return redirect(next_url)
 
 
 @bp.route("/logout", methods=["POST"])

@@ -7,16 +7,24 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from consentflow.consent.effective import effective_records
 from consentflow.consent.purposes import purpose_label
 from consentflow.consent.rounds import active_people
+from consentflow.consent.signer import signers_of
 from consentflow.consent.years import latest_form
 from consentflow.exports import csv_writer
+from consentflow.labels import label
 from consentflow.models import DEFAULT_PURPOSES, ConsentRecord, Person, SchoolYear
 
 STAFF_GROUP = "staff"
+
+
+def group_label(group: str) -> str:
+    """A class as people call it; staff are listed as one group under its Dutch name."""
+    return label("staff", "person_kind") if group == STAFF_GROUP else group
 
 
 @dataclass
@@ -80,11 +88,15 @@ def _group_of(person: Person) -> str:
     return STAFF_GROUP if person.kind == "staff" else (person.group_name or "—")
 
 
-def _contacts(person: Person) -> RemindRow:
-    if person.kind == "staff" or not person.guardians:
+def _contacts(person: Person, on: date) -> RemindRow:
+    """Whom to remind: whoever signs for the person on that day (signer.signers_of, one definition)."""
+    signers = signers_of(person, on)
+    if signers.guardians:
+        return RemindRow(person, tuple(g.email for g in signers.guardians if g.email),
+                         tuple(g.name for g in signers.guardians))
+    if signers.self_signs:
         return RemindRow(person, tuple(filter(None, [person.email])), (person.full_name,))
-    return RemindRow(person, tuple(g.email for g in person.guardians if g.email),
-                     tuple(g.name for g in person.guardians))
+    return RemindRow(person, (), ())  # nobody can be asked: no date of birth or no guardian
 
 
 def compute_coverage(session: Session, *, school_id: int, year: SchoolYear, today: date,
@@ -107,7 +119,7 @@ def compute_coverage(session: Session, *, school_id: int, year: SchoolYear, toda
             for i, purpose in enumerate(purposes):
                 _count(cells[i], cov.totals[i], record, purpose)
             if record is None and (group is None or group == name):
-                cov.remind.append(_contacts(person))
+                cov.remind.append(_contacts(person, on))
         cov.groups.append(GroupRow(name, len(by_group[name]), cells))
     return cov
 
@@ -127,19 +139,22 @@ def _count(cell: Cell, total: Cell, record: ConsentRecord | None, purpose: str) 
 def counts_csv(cov: Coverage) -> str:
     out = io.StringIO()
     writer = csv_writer(out)
-    writer.writerow(["class", "purpose", "consented", "refused", "missing", "people"])
+    writer.writerow([str(h) for h in (_l("Class"), _l("Purpose"), _l("Consented"), _l("Refused"),
+                                      _l("Missing"), _l("People"))])
     for row in cov.groups:
         for purpose, cell in zip(cov.purposes, row.cells, strict=True):
-            writer.writerow([row.group, purpose, cell.yes, cell.no, cell.missing, cell.total])
+            writer.writerow([group_label(row.group), purpose_label(purpose), cell.yes, cell.no,
+                             cell.missing, cell.total])
     return out.getvalue()
 
 
 def remind_csv(cov: Coverage) -> str:
     out = io.StringIO()
     writer = csv_writer(out)
-    writer.writerow(["number", "first_name", "last_name", "class", "contact_names", "contact_emails"])
+    writer.writerow([str(h) for h in (_l("Student number"), _l("First name"), _l("Last name"),
+                                      _l("Class"), _l("Contact names"), _l("Contact e-mail addresses"))])
     for row in cov.remind:
         p = row.person
-        writer.writerow([p.external_id, p.first_name, p.last_name, _group_of(p),
+        writer.writerow([p.external_id, p.first_name, p.last_name, group_label(_group_of(p)),
                          ", ".join(row.names), ", ".join(row.contacts)])
     return out.getvalue()

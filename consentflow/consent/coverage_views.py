@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from consentflow.audit.service import record_event
 from consentflow.auth.access import current_actor, get_owned, require_role, require_school
-from consentflow.consent.coverage import compute_coverage, counts_csv, remind_csv
+from consentflow.consent.coverage import compute_coverage, counts_csv, group_label, remind_csv
 from consentflow.consent.signer import local_date
 from consentflow.consent.years import school_year_on
 from consentflow.exports import attachment
@@ -38,7 +38,8 @@ def index() -> Any:
     group = request.args.get("group") or None
     cov = compute_coverage(db.session, school_id=school.id, year=year, today=local_date(utcnow()),
                            group=group) if year else None
-    return render_template("consent/coverage.html", cov=cov, years=years, year=year, group=group)
+    return render_template("consent/coverage.html", cov=cov, years=years, year=year, group=group,
+                           group_label=group_label)
 
 
 @bp.route("/export.csv")

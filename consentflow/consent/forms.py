@@ -35,10 +35,20 @@ class FormVersionForm(FlaskForm):
     purposes = MultiCheckboxField(_l("Purposes asked"), validators=[DataRequired()])
 
 
-class RoundForm(FlaskForm):
+class ReminderForm(FlaskForm):
+    """The school's reminder schedule for a mailing; empty "every" means no reminders."""
+
+    reminder_every_days = IntegerField(_l("Remind those who have not answered every (days)"), default=7,
+                                       validators=[Optional(), NumberRange(min=1, max=60)])
+    reminder_max = IntegerField(_l("At most (reminders)"), default=2,
+                                validators=[InputRequired(), NumberRange(min=0, max=10)])
+
+
+class RoundForm(ReminderForm):
     form_id = SelectField(_l("Form version"), coerce=int, validators=[InputRequired()])
-    valid_days = IntegerField(_l("Links valid for (days)"), default=60,
-                              validators=[InputRequired(), NumberRange(min=1, max=366)])
+    audience = SelectField(_l("Send the links to"), default="unanswered",
+                           choices=[("unanswered", _l("those who have not answered this school year")),
+                                    ("everyone", _l("everyone (e.g. after a new form version)"))])
 
 
 class ActionForm(FlaskForm):

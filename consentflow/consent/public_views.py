@@ -1,8 +1,9 @@
 """The public consent page ``/c/<token>``: no account, phone-friendly, Dutch and English.
 
-The signed token names one link; forged, expired, revoked or closed links get
-a friendly page with a 4xx status. The same link shows the answer on file and
-changes or withdraws it; a page posted twice records once.
+The signed token names one link; forged, expired or revoked links get a
+friendly page with a 4xx status. The same link works the whole school year,
+whatever mailing sent it: it opens the year's current form with the answer on
+file and changes or withdraws it; a page posted twice records once.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from consentflow.consent.forms import PublicConsentForm
-from consentflow.consent.links import LinkRefused, resolve_link
+from consentflow.consent.links import LinkContext, LinkRefused, PublicAddressMissing, link_context_from, resolve_link
 from consentflow.consent.purposes import group_purposes, purpose_label
+from consentflow.consent.rounds import current_form
 from consentflow.consent.self_service import (
     OverviewRefused,
     check_access,
@@ -39,10 +41,19 @@ bp = Blueprint("public", __name__)
 
 
 
-def _language() -> None:
+def _language() -> str | None:
     lang = request.args.get("lang")
     if lang in current_app.config["LANGUAGES"]:
         session["lang"] = lang
+        return lang
+    return None
+
+
+def _remember_language(link: ConsentLink, lang: str | None) -> None:
+    """A language chosen on the page is the one later mail to this link is written in."""
+    if lang and link.language != lang:
+        link.language = lang
+        db.session.commit()
 
 
 def _refused(reason: str, status: int, link: ConsentLink | None = None) -> Any:
@@ -64,12 +75,13 @@ def _with_link(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(view)
     def wrapped(token: str, **kwargs: Any) -> Any:
-        _language()
+        lang = _language()
         now = utcnow()
         try:
             link = resolve_link(db.session, current_app.config["SECRET_KEY"], token, now)
         except LinkRefused as err:
             return _refused(err.reason, err.status_code)
+        _remember_language(link, lang)
         return view(token, link, now, **kwargs)
 
     return wrapped
@@ -84,7 +96,7 @@ def _may_see_overview(link: ConsentLink) -> bool:
 
 
 def _page_values(link: ConsentLink) -> dict[str, Any]:
-    form = link.round.form
+    form = current_form(db.session, link)
     on_file = latest_record_in_year(db.session, link.person_id, link.round.school_year_id)
     return {
         "link": link, "school": db.session.get(School, link.school_id), "person": link.person,
@@ -92,7 +104,7 @@ def _page_values(link: ConsentLink) -> dict[str, Any]:
         "on_file": on_file,
         "on_file_answers": [(purpose_label(p), yes) for p, yes in on_file.decisions.items()] if on_file else [],
         "on_file_date": local_date(on_file.signed_at) if on_file else None,
-        "chosen": dict(on_file.decisions) if on_file else {},
+        "chosen": {p: yes for p, yes in on_file.decisions.items() if p in form.purposes} if on_file else {},
         "for_self": link.guardian_id is None, "year": link.round.school_year,
         "overview_allowed": _may_see_overview(link),
     }
@@ -113,7 +125,7 @@ def consent_page(token: str, link: ConsentLink, now: datetime) -> Any:
             errors.append(_("The page had expired. Your answer was not saved; please choose again."))
         else:
             action = "withdraw" if form.action.data == "withdraw" else "answer"
-            purposes = list(link.round.form.purposes)
+            purposes = list(current_form(db.session, link).purposes)
             answers = {p: request.form.get(f"p__{p}") for p in purposes}
             if action == "answer" and any(v not in ("yes", "no") for v in answers.values()):
                 errors.append(_("Please answer yes or no to every question."))
@@ -130,10 +142,15 @@ def _submit(token: str, link: ConsentLink, form: PublicConsentForm, action: str,
     nonce = (form.submission.data or "")[:64]
     if len(nonce) < 16:
         return _refused("forged", 400)
+    ctx: LinkContext | None
+    try:
+        ctx = link_context_from(current_app.config)
+    except PublicAddressMissing:
+        ctx = None  # the answer counts all the same; the confirmation goes without the link
     try:
         submit_via_link(db.session, link=link, decisions=decisions, action=action,
                         user_agent=request.headers.get("User-Agent", ""), submission_nonce=nonce,
-                        storage_dir=current_app.config["STORAGE_DIR"], now=utcnow())
+                        storage_dir=current_app.config["STORAGE_DIR"], ctx=ctx, now=utcnow())
         db.session.commit()
     except IntegrityError:
         db.session.rollback()

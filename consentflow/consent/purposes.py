@@ -1,4 +1,4 @@
-"""Human labels for purpose keys ("website.photo", "face_matching", ...)."""
+"""Purposes grouped as the consent page asks them; their words live in consentflow.labels."""
 
 from __future__ import annotations
 
@@ -6,24 +6,14 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 
-from consentflow.labels import CHANNEL_LABELS, MEDIUM_LABELS
+# One wording of each purpose: the label table's (re-exported for the consent pages).
+from consentflow.labels import CHANNEL_LABELS, FACE_MATCHING_LABEL, MEDIUM_LABELS, purpose_label  # noqa: F401
 from consentflow.models.consent import CHANNELS, DEFAULT_PURPOSES, FACE_MATCHING, MEDIA
 
-FACE_MATCHING_LABEL = _l("Face recognition in school photos")
 FACE_MATCHING_HELP = _l(
     "The school may compare faces in event photos with a portrait, only to show or blur "
     "the right people. The face data is deleted when you say no."
 )
-
-
-def purpose_label(key: str) -> str:
-    """A readable label for a purpose key; unknown keys are shown as they are."""
-    if key == FACE_MATCHING:
-        return str(FACE_MATCHING_LABEL)
-    channel, _, medium = key.partition(".")
-    if channel in CHANNEL_LABELS and medium in MEDIUM_LABELS:
-        return f"{CHANNEL_LABELS[channel]} — {MEDIUM_LABELS[medium]}"
-    return key
 
 
 @dataclass(frozen=True)

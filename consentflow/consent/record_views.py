@@ -14,11 +14,11 @@ from consentflow.audit.service import record_event
 from consentflow.auth.access import current_actor, get_owned, require_role, require_school
 from consentflow.consent.effective import effective_record
 from consentflow.consent.evidence import evidence_path
-from consentflow.consent.forms import RecordForm
+from consentflow.consent.forms import ActionForm, RecordForm
 from consentflow.consent.links import link_state
 from consentflow.consent.purposes import purpose_label
 from consentflow.consent.service import record_consent, record_history
-from consentflow.consent.signer import SCHOOL_TZ, SigningDateInvalid, local_date, signs_for_self
+from consentflow.consent.signer import SCHOOL_TZ, SigningDateInvalid, local_date, signers_of, signs_for_self
 from consentflow.consent.years import latest_form, school_year_on
 from consentflow.errors import DomainError, SignerRuleViolation, user_message
 from consentflow.exports import download_name
@@ -48,15 +48,18 @@ def person(person_id: int) -> Any:
     now = utcnow()
     links = list(db.session.scalars(select(ConsentLink).where(ConsentLink.person_id == subject.id)
                                     .order_by(ConsentLink.id.desc())))
-    try:
-        self_signer = signs_for_self(subject, local_date(now))
-        signer_rule = None
-    except SignerRuleViolation as err:
-        self_signer, signer_rule = False, user_message(err)
+    today = local_date(now)
+    signers = signers_of(subject, today)  # the one definition coverage and reminders use too
+    signer_rule = None
+    if signers.problem == "no date of birth":
+        try:
+            signs_for_self(subject, today)
+        except SignerRuleViolation as err:
+            signer_rule = user_message(err)
     return render_template(
         "consent/person.html", subject=subject, rows=_history_rows(subject),
-        links=[(lk, link_state(lk, now).label) for lk in links], self_signer=self_signer,
-        signer_rule=signer_rule)
+        links=[(lk, link_state(lk, now).label) for lk in links], self_signer=signers.self_signs,
+        no_guardian=signers.problem == "no guardian", signer_rule=signer_rule, action_form=ActionForm())
 
 
 def _signing_date_message(err: SigningDateInvalid, consent_form: ConsentForm) -> str:

@@ -56,6 +56,8 @@ class TurnedSixteenRow:
     birthday: date
     record: ConsentRecord  # the guardian record that stays in force until the student answers
     invited: bool  # an own link exists already
+    own_link_id: int | None = None  # the student's own link, for a letter when there is no e-mail
+    has_email: bool = False
 
 
 def turned_sixteen(session: Session, school_id: int, today: date) -> list[TurnedSixteenRow]:
@@ -69,10 +71,13 @@ def turned_sixteen(session: Session, school_id: int, today: date) -> list[Turned
         if p.id in records and records[p.id].signer_kind == "guardian"
         and local_date(records[p.id].signed_at) < sixteenth_birthday(p.date_of_birth)  # type: ignore[arg-type]
     ]
-    invited = set(session.scalars(
-        select(ConsentLink.person_id).where(
-            ConsentLink.person_id.in_([p.id for p, _ in candidates] or [0]),
-            ConsentLink.guardian_id.is_(None), ConsentLink.revoked_at.is_(None))
-    ))
-    return [TurnedSixteenRow(p, sixteenth_birthday(p.date_of_birth), rec, p.id in invited)  # type: ignore[arg-type]
+    own: dict[int, int] = {}
+    for person_id, link_id in session.execute(
+            select(ConsentLink.person_id, ConsentLink.id).where(
+                ConsentLink.person_id.in_([p.id for p, _ in candidates] or [0]),
+                ConsentLink.guardian_id.is_(None), ConsentLink.revoked_at.is_(None))
+            .order_by(ConsentLink.id)):
+        own[person_id] = link_id
+    return [TurnedSixteenRow(p, sixteenth_birthday(p.date_of_birth), rec, p.id in own,  # type: ignore[arg-type]
+                             own.get(p.id), bool(p.email))
             for p, rec in candidates]

@@ -20,7 +20,6 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,12 +28,12 @@ from consentflow.consent.effective import allows, effective_records
 from consentflow.consent.purposes import purpose_label
 from consentflow.consent.signer import local_date, signs_for_self
 from consentflow.errors import DomainError, NotFound, SignerRuleViolation
-from consentflow.labels import CHANNEL_LABELS
+from consentflow.labels import CHANNEL_LABELS, LABELS
 from consentflow.models import Album, ConsentLink, ConsentRecord, Photo, Publication
 from consentflow.photos.storage import Storage
+from consentflow.publish.state import REMOVAL_PENDING, publication_states
 
-METHOD_LABELS = {"digital": _l("via the personal link"), "paper": _l("on a paper form"),
-                 "in_person": _l("in person at school")}
+METHOD_LABELS = LABELS["method"]
 
 
 class OverviewRefused(DomainError):
@@ -122,6 +121,7 @@ class PublishedImage:
     event_date: date | None
     shown: bool  # False: the person is in the photo but was blurred
     taken_down_on: date | None
+    removal_pending: bool  # consent was withdrawn; the school has not yet recorded the removal
 
 
 @dataclass(frozen=True)
@@ -175,7 +175,8 @@ def _publications(session: Session, link: ConsentLink) -> tuple[PublishedImage, 
         select(Publication, Album).join(Photo, Photo.id == Publication.photo_id)
         .join(Album, Album.id == Photo.album_id)
         .where(Publication.school_id == link.school_id)
-        .order_by(Publication.published_at.desc(), Publication.id.desc()))
+        .order_by(Publication.published_at.desc(), Publication.id.desc())).all()
+    states = publication_states(session, [publication for publication, _album in rows])
     found = []
     for publication, album in rows:
         shown = _appearance(publication, link.person_id)
@@ -188,7 +189,8 @@ def _publications(session: Session, link: ConsentLink) -> tuple[PublishedImage, 
             maker_credit=publication.maker_credit, event=album.title, event_date=album.event_date,
             shown=shown,
             taken_down_on=local_date(publication.taken_down_at) if publication.taken_down_at
-            else None))
+            else None,
+            removal_pending=states[publication.id].code == REMOVAL_PENDING))
     return tuple(found)
 
 

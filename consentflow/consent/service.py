@@ -12,6 +12,7 @@ from consentflow.consent.evidence import store_evidence
 from consentflow.consent.signer import check_signer, check_signing_date, local_date
 from consentflow.errors import InvalidInput, InvalidState, NotFound
 from consentflow.events import PurposesWithdrawn, emit
+from consentflow.locking import serialise
 from consentflow.models import ConsentForm, ConsentRecord, Guardian, Person, SchoolYear
 
 METHODS = ("digital", "paper", "in_person")
@@ -99,13 +100,15 @@ def record_consent(
         raise InvalidInput("A paper form is recorded with its scan as evidence: upload the signed form.")
     normalised = _normalise_decisions(form, decisions)
 
+    # Two recordings at once must not both supersede the same record (a fork
+    # whose withdrawal could miss its takedown): one at a time per person.
+    serialise(session, Person, person.id)
     before = latest_record_in_year(session, person.id, year.id)
     if before is not None and signed_at < before.signed_at:
         # An older paper form must never override a later answer (e.g. a withdrawal).
         raise InvalidState(
-            f"A later answer (signed {local_date(before.signed_at).isoformat()}) is already on file; "
-            "an older form cannot replace it."
-        )
+            "A later answer (signed %(date)s) is already on file; an older form cannot replace it.",
+            date=local_date(before.signed_at).isoformat())
     sha = key = None
     if evidence:
         sha, key = store_evidence(storage_dir, evidence, evidence_filename)

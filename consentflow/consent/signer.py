@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from consentflow.errors import InvalidInput, SignerRuleViolation
@@ -16,6 +17,11 @@ SCHOOL_TZ = ZoneInfo("Europe/Amsterdam")
 
 def local_date(moment: datetime) -> date:
     return moment.astimezone(SCHOOL_TZ).date()
+
+
+def end_of_school_day(day: date) -> datetime:
+    """The UTC moment a school day ends (midnight after it, school time): links expire then."""
+    return datetime.combine(day + timedelta(days=1), time(0), SCHOOL_TZ).astimezone(timezone.utc)
 
 
 class SigningDateInvalid(InvalidInput):
@@ -99,3 +105,34 @@ def check_signer(person: Person, signer_kind: str, guardian: Guardian | None, si
         raise SignerRuleViolation(
             f"{guardian.name} is not registered as a guardian of {person.full_name}."
         )
+
+
+@dataclass(frozen=True)
+class Signers:
+    """Who signs for a person on a day: the one answer every list and mailing uses."""
+
+    self_signs: bool
+    guardians: tuple[Guardian, ...]  # empty when the person signs themself
+    problem: str | None = None  # "no date of birth" | "no guardian": nobody can be asked
+
+    @property
+    def reachable(self) -> bool:
+        return self.problem is None
+
+
+def signers_of(person: Person, on: date) -> Signers:
+    """The signer rule as a list: the person themself (staff, 16+) or each linked guardian.
+
+    Coverage, reminders, mailings and the person page all ask this, so they
+    never disagree about a 17-year-old whose guardians are still on file.
+    """
+    try:
+        self_signs = signs_for_self(person, on)
+    except SignerRuleViolation:
+        return Signers(False, (), "no date of birth")
+    if self_signs:
+        return Signers(True, ())
+    guardians = tuple(person.guardians)
+    if not guardians:
+        return Signers(False, (), "no guardian")
+    return Signers(False, guardians)

@@ -10,10 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consentflow.audit.service import Actor
-from consentflow.consent.outbox import queue_message, render_message
-from consentflow.consent.purposes import purpose_label
+from consentflow.consent.family_mail import queue_confirmation
+from consentflow.consent.links import LinkContext
+from consentflow.consent.rounds import current_form
 from consentflow.consent.service import record_consent
-from consentflow.models import ConsentLink, ConsentRecord, School
+from consentflow.models import ConsentForm, ConsentLink, ConsentRecord
 
 
 @dataclass(frozen=True)
@@ -22,14 +23,14 @@ class Submission:
     duplicate: bool  # the same page was posted before; nothing new was recorded
 
 
-def canonical_evidence(link: ConsentLink, decisions: dict[str, bool], action: str, user_agent: str,
-                       submission_nonce: str, now: datetime) -> bytes:
+def canonical_evidence(link: ConsentLink, form: ConsentForm, decisions: dict[str, bool], action: str,
+                       user_agent: str, submission_nonce: str, now: datetime) -> bytes:
     """The digital evidence: what was answered, through which link, with what, when."""
     payload = {
         "kind": "consentflow.digital-consent.v1",
         "link_id": link.id, "round_id": link.round_id, "person_id": link.person_id,
-        "guardian_id": link.guardian_id, "form_id": link.round.form_id,
-        "form_version": link.round.form.version, "school_year_id": link.round.school_year_id,
+        "guardian_id": link.guardian_id, "form_id": form.id,
+        "form_version": form.version, "school_year_id": form.school_year_id,
         "action": action, "decisions": decisions, "user_agent": user_agent[:500],
         "submission": submission_nonce, "submitted_at": now.isoformat(),
     }
@@ -42,20 +43,26 @@ def find_submission(session: Session, submission_nonce: str) -> ConsentRecord | 
 
 
 def submit_via_link(session: Session, *, link: ConsentLink, decisions: dict[str, bool], action: str,
-                    user_agent: str, submission_nonce: str, storage_dir: str, now: datetime) -> Submission:
-    """Record the answer of a link's signer; a repeated submission of one page records once."""
+                    user_agent: str, submission_nonce: str, storage_dir: str, ctx: LinkContext | None,
+                    now: datetime) -> Submission:
+    """Record the answer of a link's signer on the year's current form; a repeated page records once.
+
+    The confirmation mail carries the same link, so the family can change or
+    withdraw from it.
+    """
     prior = find_submission(session, submission_nonce)
     if prior is not None and prior.person_id == link.person_id:
         return Submission(prior, True)
-    form = link.round.form
+    form = current_form(session, link)
+    decisions = {purpose: decisions.get(purpose) is True for purpose in form.purposes}
     if action == "withdraw":
         decisions = {purpose: False for purpose in form.purposes}
     actor = Actor.system(f"consent-link:{link.id}")
-    evidence = canonical_evidence(link, decisions, action, user_agent, submission_nonce, now)
+    evidence = canonical_evidence(link, form, decisions, action, user_agent, submission_nonce, now)
     # A race of two identical posts ends in an IntegrityError on submission_nonce;
     # the boundary rolls back and answers with find_submission (see public_views).
     record = record_consent(
-        session, actor=actor, person_id=link.person_id, school_year_id=link.round.school_year_id,
+        session, actor=actor, person_id=link.person_id, school_year_id=form.school_year_id,
         form_id=form.id, decisions=decisions,
         signer_kind="guardian" if link.guardian_id else "self",
         signer_guardian_id=link.guardian_id, signer_name=None, method="digital",
@@ -63,17 +70,5 @@ def submit_via_link(session: Session, *, link: ConsentLink, decisions: dict[str,
         storage_dir=storage_dir, now=now, evidence_note=f"Digital consent link #{link.id}",
         submission_nonce=submission_nonce)
     link.last_used_at = now
-    _queue_confirmation(session, link, record, now)
+    queue_confirmation(session, ctx, link, record, action, now)
     return Submission(record, False)
-
-
-def _queue_confirmation(session: Session, link: ConsentLink, record: ConsentRecord, now: datetime) -> None:
-    to = link.guardian.email if link.guardian else link.person.email
-    if not to:
-        return
-    school = session.get(School, link.school_id)
-    assert school is not None
-    subject, body = render_message("consent/email/confirmation.txt", school.locale, school=school,
-                                   person=link.person, record=record, label=purpose_label,
-                                   signed_on=record.signed_at.date())
-    queue_message(session, school_id=school.id, to_address=to, subject=subject, body=body, now=now)

@@ -1,4 +1,6 @@
-"""Consent administration: school years, form versions, rounds, links, outbox, conflicts, 16+.
+"""Consent administration: school years, form versions, outbox, conflicts, 16+.
+
+Mailings, per-person links and letters are in ``mailing_views`` (same blueprint).
 
 Nested blueprints: person history and paper records (``records``), the
 coverage dashboard (``coverage``) and the public consent page (``public``).
@@ -8,29 +10,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from consentflow.auth.access import current_actor, get_owned, require_role, require_school
 from consentflow.consent import outbox as outbox_service
+from consentflow.consent.blueprint import bp
 from consentflow.consent.coverage_views import bp as coverage_bp
 from consentflow.consent.forms import ActionForm, FormVersionForm, RoundForm, YearForm
-from consentflow.consent.links import link_state, link_url, revoke_link
+from consentflow.consent.mailing_views import deliver_if_configured, link_context
 from consentflow.consent.public_views import bp as public_bp
 from consentflow.consent.purposes import purpose_label
 from consentflow.consent.record_views import bp as records_bp
 from consentflow.consent.reports import guardian_conflicts, turned_sixteen
-from consentflow.consent.rounds import (
-    LinkContext,
-    close_round,
-    open_round,
-    resend_link,
-    round_links,
-    send_own_link,
-)
 from consentflow.consent.signer import local_date
+from consentflow.consent.turning16 import invite_self_signer
 from consentflow.consent.years import (
     DEFAULT_TITLE,
     DEFAULT_WORDING,
@@ -54,19 +50,14 @@ from consentflow.models import (
     utcnow,
 )
 
-bp = Blueprint("consent", __name__)
 bp.register_blueprint(records_bp)
 bp.register_blueprint(coverage_bp)
 bp.register_blueprint(public_bp)
 
-add_tile(Tile(_l("Consent"), _l("School years, forms, consent rounds and links."), "consent.index",
+add_tile(Tile(_l("Consent"), _l("School years, forms, mailings of personal links, reminders."), "consent.index",
               frozenset({"admin"})))
 add_tile(Tile(_l("Coverage"), _l("Who consented to what, per class; whom to remind."),
               "consent.coverage.index", frozenset({"admin", "privacy"})))
-
-
-def link_context() -> LinkContext:
-    return LinkContext(current_app.config["PUBLIC_BASE_URL"], current_app.config["SECRET_KEY"])
 
 
 def _years(school_id: int) -> list[SchoolYear]:
@@ -166,90 +157,6 @@ def show_form(form_id: int) -> Any:
                            purposes=[(p, purpose_label(p)) for p in consent_form.purposes])
 
 
-@bp.route("/consent/rounds", methods=["POST"])
-@require_role("admin")
-def start_round() -> Any:
-    school = require_school()
-    form = RoundForm()
-    form.form_id.choices = [(f.id, str(f)) for f in db.session.scalars(
-        select(ConsentForm).where(ConsentForm.school_id == school.id))]
-    if not form.validate_on_submit():
-        flash(_("Choose a form version and how long links stay valid (1–366 days)."), "error")
-        return redirect(url_for(".index"))
-    chosen = get_owned(ConsentForm, form.form_id.data)
-    try:
-        summary = open_round(db.session, actor=current_actor(), school_id=school.id,
-                             school_year_id=chosen.school_year_id, form_id=chosen.id,
-                             valid_days=int(form.valid_days.data or 60), ctx=link_context(), now=utcnow())
-        db.session.commit()
-    except DomainError as err:
-        db.session.rollback()
-        flash(user_message(err), "error")
-        return redirect(url_for(".index"))
-    _deliver_if_configured()
-    flash(_("Round opened: %(links)s personal links, %(messages)s e-mails in the outbox, "
-            "%(unreachable)s without e-mail (hand their links over).", links=summary.links,
-            messages=summary.messages, unreachable=len(summary.unreachable)), "success")
-    return redirect(url_for(".show_round", round_id=summary.round.id))
-
-
-@bp.route("/consent/rounds/<int:round_id>")
-@require_role("admin")
-def show_round(round_id: int) -> Any:
-    rnd = get_owned(ConsentRound, round_id)
-    group = request.args.get("group") or None
-    now = utcnow()
-    links = round_links(db.session, rnd.id, group)
-    answered = set(db.session.scalars(select(ConsentRecord.person_id).where(
-        ConsentRecord.school_year_id == rnd.school_year_id,
-        ConsentRecord.person_id.in_([lk.person_id for lk in links] or [0]))))
-    secret, base = current_app.config["SECRET_KEY"], current_app.config["PUBLIC_BASE_URL"]
-    rows = [{"link": lk, "state": link_state(lk, now).label, "url": link_url(base, secret, lk),
-             "answered": lk.person_id in answered,
-             "to": (lk.guardian.email if lk.guardian else lk.person.email) or ""} for lk in links]
-    groups = sorted({g for g in db.session.scalars(
-        select(Person.group_name).join(ConsentLink, ConsentLink.person_id == Person.id)
-        .where(ConsentLink.round_id == rnd.id).distinct()) if g})
-    return render_template("consent/round.html", rnd=rnd, rows=rows, groups=groups, group=group,
-                           action_form=ActionForm())
-
-
-@bp.route("/consent/rounds/<int:round_id>/close", methods=["POST"])
-@require_role("admin")
-def end_round(round_id: int) -> Any:
-    rnd = get_owned(ConsentRound, round_id)
-    if ActionForm().validate_on_submit():
-        close_round(db.session, actor=current_actor(), school_id=rnd.school_id, round_id=rnd.id, now=utcnow())
-        db.session.commit()
-        flash(_("Round closed; its links no longer work."), "success")
-    return redirect(url_for(".show_round", round_id=rnd.id))
-
-
-@bp.route("/consent/links/<int:link_id>/revoke", methods=["POST"])
-@require_role("admin")
-def revoke(link_id: int) -> Any:
-    link = get_owned(ConsentLink, link_id)
-    if ActionForm().validate_on_submit():
-        revoke_link(db.session, actor=current_actor(), school_id=link.school_id, link_id=link.id, now=utcnow())
-        db.session.commit()
-        flash(_("Link revoked."), "success")
-    return redirect(url_for(".show_round", round_id=link.round_id))
-
-
-@bp.route("/consent/links/<int:link_id>/resend", methods=["POST"])
-@require_role("admin")
-def resend(link_id: int) -> Any:
-    link = get_owned(ConsentLink, link_id)
-    if ActionForm().validate_on_submit():
-        queued = resend_link(db.session, actor=current_actor(), school_id=link.school_id, link_id=link.id,
-                             ctx=link_context(), now=utcnow())
-        db.session.commit()
-        _deliver_if_configured()
-        flash(_("Message queued.") if queued else _("No e-mail address: hand the link over."),
-              "success" if queued else "warning")
-    return redirect(url_for(".show_round", round_id=link.round_id))
-
-
 @bp.route("/consent/outbox")
 @require_role("admin")
 def outbox() -> Any:
@@ -257,7 +164,8 @@ def outbox() -> Any:
     messages = list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.school_id == school.id)
                                        .order_by(OutboxMessage.id.desc()).limit(300)))
     shown = request.args.get("show", type=int)
-    return render_template("consent/outbox.html", messages=messages, shown=shown,
+    failed = sum(1 for m in messages if m.sent_at is None and m.error)
+    return render_template("consent/outbox.html", messages=messages, shown=shown, failed=failed,
                            smtp=bool(current_app.config.get("MAIL_SERVER")), action_form=ActionForm())
 
 
@@ -275,17 +183,9 @@ def send_outbox() -> Any:
                 db.session.commit()
                 flash(_("%(n)s message(s) sent.", n=sent), "success")
             except OSError as err:
-                db.session.rollback()
+                db.session.commit()  # each waiting message keeps the error, shown in the outbox
                 flash(_("The mail server could not be reached: %(err)s", err=str(err)), "error")
     return redirect(url_for(".outbox"))
-
-
-def _deliver_if_configured() -> None:
-    """With SMTP configured, the worker sends the outbox; without, it stays viewable."""
-    if current_app.config.get("MAIL_SERVER"):
-        from consentflow.jobs import enqueue
-
-        enqueue("outbox.send")
 
 
 @bp.route("/consent/conflicts")
@@ -315,19 +215,17 @@ def invite_self(person_id: int) -> Any:
     if not ActionForm().validate_on_submit():
         return redirect(url_for(".turned_16"))
     try:
-        link, queued = send_own_link(db.session, actor=current_actor(), school_id=person.school_id,
-                                     person_id=person.id, ctx=link_context(),
-                                     valid_days=current_app.config["CONSENT_LINK_DAYS"], now=utcnow())
+        own = invite_self_signer(db.session, actor=current_actor(), school_id=person.school_id,
+                                 person_id=person.id, ctx=link_context(), now=utcnow())
         db.session.commit()
     except DomainError as err:
         db.session.rollback()
         flash(user_message(err), "error")
         return redirect(url_for(".turned_16"))
-    _deliver_if_configured()
-    if queued:
+    deliver_if_configured()
+    if own.mailed:
         flash(_("%(name)s's own link is in the outbox.", name=person.first_name), "success")
     else:
-        flash(_("%(name)s has no e-mail address; give them this link: %(url)s", name=person.first_name,
-                url=link_url(current_app.config["PUBLIC_BASE_URL"], current_app.config["SECRET_KEY"], link)),
-              "warning")
+        flash(_("%(name)s has no e-mail address: print the letter with their own link.",
+                name=person.first_name), "warning")
     return redirect(url_for(".turned_16"))

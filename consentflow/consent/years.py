@@ -53,13 +53,14 @@ def ensure_school_year(session: Session, *, actor: Actor, school_id: int, on: da
     try:
         starts, ends = year_bounds(school.year_start_month, school.year_start_day, on)
     except ValueError as err:
-        raise InvalidInput(f"The school's year start day is not a valid date: {err}") from err
+        raise InvalidInput("The school's year start day is not a valid date.") from err
     overlap = session.scalar(
         select(SchoolYear).where(SchoolYear.school_id == school_id, SchoolYear.starts_on <= ends,
                                  SchoolYear.ends_on >= starts)
     )
     if overlap:
-        raise InvalidInput(f"School year {overlap.label} overlaps {starts}–{ends}.")
+        raise InvalidInput("School year %(label)s overlaps %(starts)s–%(ends)s.", label=overlap.label,
+                           starts=starts.isoformat(), ends=ends.isoformat())
     year = SchoolYear(school_id=school_id, label=year_label(starts, ends), starts_on=starts, ends_on=ends)
     session.add(year)
     session.flush()
@@ -88,7 +89,7 @@ def create_form_version(session: Session, *, actor: Actor, school_id: int, schoo
         raise InvalidInput("A form asks at least one purpose.")
     bad = [p for p in chosen if p not in DEFAULT_PURPOSES]
     if bad:
-        raise InvalidInput(f"Unknown purpose(s): {', '.join(bad)}.")
+        raise InvalidInput("Unknown purpose(s): %(list)s.", list=", ".join(bad))
     if not title.strip() or not wording.strip():
         raise InvalidInput("A form needs a title and its wording.")
     current = session.scalar(

@@ -17,9 +17,11 @@ from consentflow.models.person import Guardian, Person, person_guardian
 from consentflow.models.photo import Album, Photo, PhotoPurpose
 from consentflow.models.publication import FaceRedaction, Publication, TakedownTask
 from consentflow.models.school import Board, School
+from consentflow.models.signin import AccountLink, RecoveryCode, SignInProvider
 from consentflow.models.user import LoginAttempt, Membership, User, UserSession
 
 __all__ = [
+    "AccountLink", "RecoveryCode", "SignInProvider",
     "Album", "ApiToken", "AuditEvent", "Base", "Board", "ConsentForm", "ConsentLink", "ConsentRecord",
     "ConsentRound", "DEFAULT_PURPOSES", "Face", "FaceRedaction", "FaceReview", "Guardian", "LoginAttempt",
     "Membership", "OutboxMessage", "Person", "Photo", "PhotoPurpose", "Publication",

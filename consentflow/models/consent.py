@@ -14,6 +14,7 @@ from sqlalchemy import (
     event,
     exists,
     select,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -122,7 +123,7 @@ class ConsentRecord(Base):
 
 
 class ConsentRound(Base):
-    """A digital consent round for one school year and form version."""
+    """A mailing of the year's personal links (it no longer decides whether a link works)."""
 
     __tablename__ = "consent_round"
 
@@ -133,13 +134,21 @@ class ConsentRound(Base):
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
     opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     closed_at: Mapped[datetime | None]
+    # The school's reminder schedule for this mailing: every N days to those who
+    # have not answered, at most M times (None: no reminders).
+    reminder_every_days: Mapped[int | None]
+    reminder_max: Mapped[int] = mapped_column(default=0, server_default=text("0"))
 
     form: Mapped[ConsentForm] = relationship()
     school_year: Mapped[SchoolYear] = relationship()
 
 
 class ConsentLink(Base):
-    """A personal link for one signer and one person; the URL carries a signed token."""
+    """A personal link for one signer and one person for a whole school year.
+
+    ``round_id`` is the mailing that first sent it; later mailings and
+    reminders send the same link again. The URL carries a signed token.
+    """
 
     __tablename__ = "consent_link"
 
@@ -153,6 +162,10 @@ class ConsentLink(Base):
     revoked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
+    last_sent_at: Mapped[datetime | None]
+    reminders_sent: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    # The language the recipient chose on their page; later mail follows it.
+    language: Mapped[str | None] = mapped_column(String(5))
 
     round: Mapped[ConsentRound] = relationship()
     person: Mapped[Person] = relationship()
@@ -168,7 +181,8 @@ class OutboxMessage(Base):
     school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
     to_address: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(300))
-    body: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)  # the plain-text part
+    html_body: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from consentflow.models.base import Base, utcnow
@@ -30,6 +30,12 @@ class User(UserMixin, Base):
     session_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # TOTP second factor: the secret sealed with a key derived from SECRET_KEY;
+    # confirmed once the user typed a first code; the last accepted time step
+    # so a code is never accepted twice.
+    totp_secret_sealed: Mapped[str | None] = mapped_column(Text)
+    totp_confirmed_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None]
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", cascade="all, delete-orphan"

@@ -20,15 +20,24 @@ import csv
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import date
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError
 from flask_babel import gettext as _
 
-from consentflow.errors import InvalidInput
-
-MAX_ROWS = 100_000
+from consentflow.people.rows import (
+    MAX_ROWS,
+    GuardianIn,
+    ParsedFile,
+    ParsedRow,
+    RosterFileError,
+    birth_date_error,
+    email_or_warning,
+    field_label,
+    identity_error,
+    missing_birth_date_error,
+    valid_email,
+)
 
 # Normalised header (lowercase letters and digits only) -> field.
 _ALIASES: dict[str, tuple[str, ...]] = {
@@ -72,48 +81,13 @@ _DATE_PATTERNS = (
     (re.compile(r"^(\d{4})(\d{2})(\d{2})$"), ("y", "m", "d")),
 )
 _SLASHED = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
-EARLIEST_BIRTH_YEAR = 1900
 _DELIMITERS = (";", ",", "\t", "|")
 _LINE_BREAK = re.compile(r"\r\n|\n|\r")
-_LIMITS = {"external_id": 64, "first_name": 120, "last_name": 160, "group_name": 40}
 
 
 def normalise_header(header: str) -> str:
     text = unicodedata.normalize("NFKD", header).encode("ascii", "ignore").decode().lower()
     return re.sub(r"[^a-z0-9]", "", text)
-
-
-@dataclass(frozen=True)
-class GuardianIn:
-    name: str
-    email: str | None
-    relation: str | None
-
-
-@dataclass
-class ParsedRow:
-    line: int
-    external_id: str = ""
-    first_name: str = ""
-    last_name: str = ""
-    date_of_birth: date | None = None
-    group_name: str | None = None
-    email: str | None = None
-    enrolled_on: date | None = None
-    guardians: list[GuardianIn] = field(default_factory=list)
-    error: str | None = None
-    warnings: list[str] = field(default_factory=list)
-    unreadable: bool = False  # the line itself could not be read: its number is unknown
-
-
-@dataclass
-class ParsedFile:
-    rows: list[ParsedRow]
-    mapping: dict[str, str]  # field -> original header
-    delimiter: str
-    encoding: str
-    has_guardian_columns: bool
-    ignored_headers: list[str]
 
 
 def decode(data: bytes) -> tuple[str, str]:
@@ -207,10 +181,6 @@ def map_headers(headers: list[str]) -> tuple[dict[str, int], dict[int, tuple[str
     return fields, guardians, ignored
 
 
-def _valid_email(raw: str) -> str:
-    return validate_email(raw, check_deliverability=False).normalized.lower()
-
-
 def _split(line: str, delimiter: str) -> list[str]:
     """One physical line as CSV fields; csv.Error for an unterminated quote or an over-long field."""
     return next(csv.reader([line], delimiter=delimiter, strict=True), [])
@@ -243,24 +213,24 @@ def _other_delimiter(line: str, delimiter: str, columns: int) -> str | None:
 
 
 def parse_roster(data: bytes, kind: str, today: date | None = None) -> ParsedFile:
-    """Parse an export; header problems raise InvalidInput, row problems stay on the row."""
+    """Parse an export; header problems raise RosterFileError, row problems stay on the row."""
     text, encoding = decode(data)
     lines = _LINE_BREAK.split(text)
     if not lines or not lines[0].strip():
-        raise InvalidInput("The file is empty.")
+        raise RosterFileError("The file is empty.")
     delimiter = sniff_delimiter(lines[0])
     try:
         headers = _split(lines[0], delimiter)
     except csv.Error as err:
-        raise InvalidInput(f"The header line cannot be read: {err}.") from None
+        raise RosterFileError("The header line cannot be read: %(error)s.", error=str(err)) from None
     fields, guardian_cols, ignored = map_headers(headers)
     required = ["external_id", "first_name", "last_name"] + (["date_of_birth"] if kind == "student" else [])
     missing = [f for f in required if f not in fields]
     if missing:
-        raise InvalidInput(
-            "Columns not found: " + ", ".join(missing) + ". Headers in the file: "
-            + ", ".join(h for h in headers if h.strip()) + "."
-        )
+        raise RosterFileError(
+            "Columns not found: %(missing)s. Headers in the file: %(headers)s.",
+            missing=", ".join(field_label(name) for name in missing),
+            headers=", ".join(h for h in headers if h.strip()))
     mapping = {name: headers[i] for name, i in fields.items()}
     mapping.update({f"guardian{slot}.{attr}": headers[i] for i, (slot, attr) in guardian_cols.items()})
     read: list[tuple[int, list[str]] | ParsedRow] = []
@@ -268,7 +238,7 @@ def parse_roster(data: bytes, kind: str, today: date | None = None) -> ParsedFil
         if not line.strip():
             continue
         if len(read) >= MAX_ROWS:
-            raise InvalidInput(f"The file has more than {MAX_ROWS} rows; split it.")
+            raise RosterFileError("The file has more than %(limit)s rows; split it.", limit=MAX_ROWS)
         try:
             values = _split(line, delimiter)
         except csv.Error as err:
@@ -303,12 +273,6 @@ def _get(values: list[str], fields: dict[str, int], name: str) -> str:
     return " ".join(values[index].split())
 
 
-def _field_label(name: str) -> str:
-    labels = {"external_id": _("number"), "first_name": _("first name"), "last_name": _("last name"),
-              "group_name": _("class")}
-    return labels.get(name, name)
-
-
 def _birth_date(raw: str, order: str | None, today: date | None) -> tuple[date | None, str | None]:
     """The date of birth, or the reason it cannot be one."""
     try:
@@ -318,11 +282,8 @@ def _birth_date(raw: str, order: str | None, today: date | None) -> tuple[date |
                        "row shows which; write it as yyyy-mm-dd or dd-mm-yyyy", value=raw)
     except ValueError:
         return None, _("date of birth '%(value)s' is not a date (use dd-mm-yyyy or yyyy-mm-dd)", value=raw)
-    if today is not None and born > today:
-        return None, _("date of birth %(value)s lies in the future", value=raw)
-    if born.year < EARLIEST_BIRTH_YEAR:
-        return None, _("date of birth %(value)s lies before %(year)s", value=raw, year=EARLIEST_BIRTH_YEAR)
-    return born, None
+    error = birth_date_error(born, raw, today)
+    return (None, error) if error else (born, None)
 
 
 def _parse_row(line: int, values: list[str], fields: dict[str, int],
@@ -332,28 +293,22 @@ def _parse_row(line: int, values: list[str], fields: dict[str, int],
     row.external_id = _get(values, fields, "external_id")
     row.first_name = _get(values, fields, "first_name")
     prefix = _get(values, fields, "prefix")
-    row.last_name = f"{prefix} {_get(values, fields, 'last_name')}".strip()
+    last = _get(values, fields, "last_name")
+    row.last_name = f"{prefix} {last}".strip() if last else ""  # a prefix alone is no name
     group = _get(values, fields, "group_name")
     row.group_name = group or None
-    if not row.external_id:
-        row.error = _("no student number") if kind == "student" else _("no staff number")
+    row.error = identity_error(row, kind)
+    if row.error:
         return row
-    if not row.first_name or not _get(values, fields, "last_name"):
-        row.error = _("first name or last name is empty")
-        return row
-    for name, limit in _LIMITS.items():
-        if len(getattr(row, name) or "") > limit:
-            row.error = _("%(field)s is longer than %(limit)s characters", field=_field_label(name),
-                          limit=limit)
-            return row
     raw_dob = _get(values, fields, "date_of_birth")
     if raw_dob:
         row.date_of_birth, row.error = _birth_date(raw_dob, orders.get("date_of_birth"), today)
         if row.error:
             return row
-    elif kind == "student":
-        row.error = _("no date of birth (needed to know who signs the consent)")
-        return row
+    else:
+        row.error = missing_birth_date_error(kind)
+        if row.error:
+            return row
     raw_enrolled = _get(values, fields, "enrolled_on")
     if raw_enrolled:
         try:
@@ -362,10 +317,7 @@ def _parse_row(line: int, values: list[str], fields: dict[str, int],
             row.warnings.append(_("enrolment date '%(value)s' ignored: not a clear date", value=raw_enrolled))
     raw_email = _get(values, fields, "email")
     if raw_email:
-        try:
-            row.email = _valid_email(raw_email)
-        except EmailNotValidError:
-            row.warnings.append(_("e-mail address '%(value)s' ignored: not valid", value=raw_email))
+        row.email = email_or_warning(raw_email, row)
     row.guardians = _guardians(values, guardian_cols, row)
     return row
 
@@ -382,7 +334,7 @@ def _guardians(values: list[str], cols: dict[int, tuple[str, str]], row: ParsedR
         email = None
         if entry.get("email"):
             try:
-                email = _valid_email(entry["email"])
+                email = valid_email(entry["email"])
             except EmailNotValidError:
                 row.warnings.append(_("guardian e-mail '%(value)s' ignored: not valid",
                                       value=entry["email"]))

@@ -1,4 +1,9 @@
-"""Roster import: re-import updates, never duplicates; people missing from a full export are marked left.
+"""Roster import (CSV or EDEXML): re-import updates, never duplicates; nobody is marked left by an import.
+
+Both formats are parsed into the same rows (``import_csv``, ``import_edexml``)
+and go through the one set of rules below. When the admin says the file is a
+full export, the report lists who is missing and what leaving would delete,
+with a signed token for the separate confirmation (``leavers``).
 
 A guardian is found by e-mail address. When the address of a row's guardian
 already belongs to a guardian with another name, the import cannot tell a
@@ -18,9 +23,12 @@ from sqlalchemy.orm import Session, selectinload
 
 from consentflow.audit.service import Actor, record_event
 from consentflow.errors import InvalidInput, NotFound
-from consentflow.events import PersonLeft, emit
+from consentflow.locking import serialise
 from consentflow.models import Guardian, Person, School, person_guardian
-from consentflow.people.import_csv import GuardianIn, ParsedRow, parse_roster
+from consentflow.people.import_csv import parse_roster
+from consentflow.people.import_edexml import looks_like_xml, parse_edexml
+from consentflow.people.leavers import Leaver, find_leavers, leavers_token
+from consentflow.people.rows import GuardianIn, ParsedFile, ParsedRow, field_label
 
 KINDS = ("student", "staff")
 
@@ -30,7 +38,7 @@ class RowResult:
     line: int
     external_id: str
     name: str
-    status: str  # created | updated | unchanged | conflict | rejected | left
+    status: str  # created | updated | unchanged | conflict | rejected | gone | left
     reason: str = ""
 
 
@@ -43,26 +51,47 @@ class ImportReport:
     mapping: dict[str, str] = field(default_factory=dict)
     ignored_headers: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    file_format: str = "csv"
+    # Full export only: who is missing and would leave on confirmation (nobody is marked here).
+    leavers: list[Leaver] = field(default_factory=list)
+    leave_token: str | None = None  # None on a dry run or when nobody may be marked
+    leavers_checked: bool = False  # the list above was computed (full export, file usable)
+
+    @property
+    def recognised(self) -> list[tuple[str, str]]:
+        """(column or element in the file, what it is read as), for the page."""
+        return [(header, field_label(name)) for name, header in self.mapping.items()]
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.rows if r.status == status)
 
     @property
     def counts(self) -> dict[str, int]:
-        return {s: self.count(s) for s in ("created", "updated", "unchanged", "conflict", "left", "rejected")}
+        return {s: self.count(s) for s in ("created", "updated", "unchanged", "conflict", "gone", "rejected")}
+
+
+def parse_export(data: bytes, kind: str, today: date) -> ParsedFile:
+    """CSV or EDEXML, told apart by the content (an XML document starts with '<')."""
+    return parse_edexml(data, kind, today) if looks_like_xml(data) else parse_roster(data, kind, today)
 
 
 def import_roster(session: Session, *, actor: Actor, school_id: int, data: bytes, kind: str,
-                  today: date, now: datetime, full_export: bool = True,
-                  dry_run: bool = False) -> ImportReport:
-    """Apply an export row by row; a dry run does the same work for the caller to roll back."""
+                  today: date, now: datetime, full_export: bool = False,
+                  dry_run: bool = False, secret: str | None = None) -> ImportReport:
+    """Apply an export row by row and never mark anyone as left; a dry run does the same work for
+    the caller to roll back. With ``full_export`` the report lists who is missing (and, given the
+    signing ``secret`` and not a dry run, a token to confirm exactly that list)."""
     if kind not in KINDS:
         raise InvalidInput(f"Unknown kind {kind!r}.")
     if session.get(School, school_id) is None:
         raise NotFound("No such school.")
-    parsed = parse_roster(data, kind, today)
+    parsed = parse_export(data, kind, today)
+    # Two imports at once would both create the same new people (a unique
+    # violation, a 500): one import at a time per school, each sees the last.
+    serialise(session, School, school_id)
     report = ImportReport(kind=kind, dry_run=dry_run, full_export=full_export,
-                          mapping=parsed.mapping, ignored_headers=parsed.ignored_headers)
+                          mapping=parsed.mapping, ignored_headers=parsed.ignored_headers,
+                          notes=list(parsed.notes), file_format=parsed.file_format)
     existing = {p.external_id: p for p in session.scalars(
         select(Person).options(selectinload(Person.guardians)).where(Person.school_id == school_id))}
     guardians_by_email = {g.email.lower(): g for g in session.scalars(
@@ -74,8 +103,14 @@ def import_roster(session: Session, *, actor: Actor, school_id: int, data: bytes
                                          _("number %(number)s appears earlier on line %(line)s",
                                            number=row.external_id, line=seen[row.external_id])))
             continue
+        if row.gone_on is not None:
+            # The export itself says they have gone: not imported, and not proof of presence.
+            report.rows.append(RowResult(row.line, row.external_id, _name(row), "gone",
+                                         _("left the school on %(date)s according to the file; not imported",
+                                           date=row.gone_on.isoformat())))
+            continue
         if row.external_id:
-            # A rejected row still proves the person is on the export: never mark them left.
+            # A rejected row still proves the person is on the export: never list them as leaving.
             seen[row.external_id] = row.line
         if row.error:
             report.rows.append(RowResult(row.line, row.external_id, _name(row), "rejected", row.error))
@@ -97,30 +132,28 @@ def import_roster(session: Session, *, actor: Actor, school_id: int, data: bytes
                                     parsed.has_guardian_columns, now)
         existing[row.external_id] = person
         report.rows.append(result)
-    accepted = [r for r in report.rows if r.status != "rejected"]
+    accepted = [r for r in report.rows if r.status not in ("rejected", "gone")]
     unreadable = sum(1 for row in parsed.rows if row.unreadable)
     if full_export and not accepted:
-        report.notes.append(_("No usable rows: nobody was marked as left."))
+        report.notes.append(_("No usable rows: nobody can be marked as left."))
     elif full_export and unreadable:
-        # An unreadable line may be anyone's: marking people left would delete their face data.
-        report.notes.append(_("%(count)s line(s) could not be read: nobody was marked as left. Correct "
+        # An unreadable line may be anyone's: listing people as leaving would invite deleting their faces.
+        report.notes.append(_("%(count)s line(s) could not be read: nobody can be marked as left. Correct "
                               "the file and import it again.", count=unreadable))
     elif full_export:
-        for person in existing.values():
-            if (person.kind == kind and person.left_on is None
-                    and person.erased_at is None and person.external_id not in seen):
-                person.left_on = today
-                record_event(session, actor=actor, school_id=school_id, action="person.left",
-                             object_type="person", object_id=person.id, subject_ids=[person.id],
-                             details={"left_on": today.isoformat(), "source": "roster import"}, now=now)
-                emit(session, PersonLeft(school_id, person.id, today, now))
-                report.rows.append(RowResult(0, person.external_id, person.full_name, "left",
-                                             _("missing from this export")))
+        session.flush()
+        report.leavers = find_leavers(session, school_id, kind, seen)
+        report.leavers_checked = True
     session.flush()
     record_event(session, actor=actor, school_id=school_id, action="roster.import",
                  object_type="school", object_id=school_id,
-                 details={"kind": kind, "dry_run": dry_run, "full_export": full_export, **report.counts},
+                 details={"kind": kind, "format": parsed.file_format, "dry_run": dry_run,
+                          "full_export": full_export, "would_leave": len(report.leavers), **report.counts},
                  now=now)
+    if report.leavers and not dry_run and secret:
+        # Signed after this import is recorded: any later import makes the list stale.
+        session.flush()
+        report.leave_token = leavers_token(session, secret, school_id, kind, report.leavers)
     return report
 
 

@@ -6,14 +6,16 @@ Crash safety without double recording:
    ``processing`` with a fresh ``processing_started_at`` and ``attempts + 1``,
    by one conditional UPDATE, and the caller COMMITS it at once, so a worker
    killed mid-photo leaves a visible ``processing`` photo behind.
-2. The face work runs outside any transaction.
+2. The face work runs outside any transaction, while a heartbeat
+   (``consentflow.lease``) renews ``processing_started_at`` through
+   ``renew_lease``: the stamp is a lease, and a live worker's is never stale.
 3. ``record_result`` first re-checks the claim with a conditional UPDATE
    (state, attempts and started-at must still be ours) and only then
    replaces the photo's detector faces, in the same transaction: a worker
    whose claim was taken over records nothing, and a re-run replaces the
    faces instead of adding a second set.
 
-``find_stale_photos`` lists photos whose worker vanished; the job
+``find_stale_photos`` lists photos whose worker vanished (lease expired); the job
 ``recover_stale_photos`` re-queues them.
 """
 
@@ -25,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from consentflow.audit.service import Actor, record_event
@@ -84,6 +87,19 @@ def claim_photo(session: Session, photo_id: int, *, now: datetime,
         return None
     attempts = session.scalar(select(Photo.attempts).where(Photo.id == photo_id))
     return Claim(photo_id, int(attempts or 0), now)
+
+
+def renew_lease(conn: Connection, photo_id: int, attempts: int, current: datetime,
+                new: datetime) -> bool:
+    """Move a live claim's stamp (its lease) forward; False if the claim is no longer ours."""
+    result = conn.execute(
+        update(Photo)
+        .where(Photo.id == photo_id, Photo.state == "processing", Photo.attempts == attempts,
+               Photo.processing_started_at == current)
+        .values(processing_started_at=new)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
 
 
 def _claim_still_ours(session: Session, claim: Claim, values: dict[str, Any]) -> bool:
@@ -220,9 +236,14 @@ def fail_exhausted(session: Session, photo_id: int, *, now: datetime,
 
 
 def find_stale_photos(session: Session, *, now: datetime, stale_after: timedelta,
-                      album_id: int | None = None, limit: int = 500) -> list[int]:
-    """Photos left ``processing`` by a vanished worker, or ``uploaded`` and never picked up."""
-    cutoff = now - stale_after
+                      lease: timedelta | None = None, album_id: int | None = None,
+                      limit: int = 500) -> list[int]:
+    """Photos left ``processing`` by a vanished worker, or ``uploaded`` and never picked up.
+
+    A ``processing`` photo is stale once its lease (renewed by a live worker's
+    heartbeat) has expired; ``lease`` defaults to ``stale_after``.
+    """
+    cutoff = now - (lease if lease is not None else stale_after)
     # A long queue (an event of 1,000 photos) keeps photos "uploaded" for a
     # while legitimately; only much older ones are assumed lost from the queue.
     lost = now - stale_after * 6

@@ -52,7 +52,7 @@ def create_album(
     chosen = list(dict.fromkeys(purposes))
     unknown = [p for p in chosen if p not in CHANNELS]
     if unknown:
-        raise InvalidInput(f"Unknown channel(s): {', '.join(unknown)}.")
+        raise InvalidInput("Unknown channel(s): %(list)s.", list=", ".join(unknown))
     album = Album(school_id=school_id, title=title[:200], event_date=event_date,
                   description=(description or "").strip(), maker=(maker or "").strip()[:200],
                   purposes=chosen, created_by_id=actor.id, created_at=now)
@@ -193,7 +193,7 @@ def reprocess_photo(session: Session, actor: Actor, photo: Photo, *, now: dateti
     if is_video_type(photo.media_type):
         raise InvalidState("Videos are not processed automatically; review the video by hand.")
     if photo.state not in REPROCESSABLE:
-        raise InvalidState(f"A photo that is {photo.state} is not processed again.")
+        raise InvalidState("Only photos that are waiting, being processed, failed or in review are processed again.")
     photo.state = "uploaded"
     photo.failure_reason = None
     photo.processing_started_at = None

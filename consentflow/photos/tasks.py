@@ -3,13 +3,16 @@
 ``process_photo`` commits its claim before the face work on purpose (see
 ``processing``): the one exception to "commit once", so that a killed worker
 leaves a ``processing`` photo that ``recover_stale_photos`` finds again.
-``recover_stale_photos`` runs every five minutes in the worker; the album
+While the face work runs a heartbeat renews the claim (its lease); once a
+killed worker's lease expires, ``recover_stale_photos``, every minute in the
+worker, re-queues the photo; the album
 status page and ``flask photos reprocess --stale`` also trigger it.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import timedelta
 
 from flask import current_app
@@ -19,6 +22,7 @@ from consentflow.extensions import db
 from consentflow.faces.engine import EngineSettings
 from consentflow.faces.matching import MatchThresholds
 from consentflow.jobs import enqueue, job
+from consentflow.lease import Heartbeat, heartbeat_interval
 from consentflow.models import Photo, utcnow
 from consentflow.photos import processing, rematch
 from consentflow.photos.crypto import cipher_from_config
@@ -29,7 +33,22 @@ log = logging.getLogger("consentflow.photos")
 
 
 def stale_after() -> timedelta:
+    """How long an uploaded photo may wait in the queue before it is assumed lost (x6)."""
     return timedelta(seconds=int(current_app.config.get("PHOTO_STALE_SECONDS", 900)))
+
+
+def lease() -> timedelta:
+    """How long a processing photo's worker may go without renewing its claim."""
+    return timedelta(seconds=int(current_app.config.get("PHOTO_LEASE_SECONDS", 60)))
+
+
+def heartbeat(claim: processing.Claim) -> Heartbeat:
+    """Renews the claim while the face work runs, so a live worker keeps its photo."""
+    return Heartbeat(
+        db.engine,
+        lambda conn, current, new: processing.renew_lease(conn, claim.photo_id, claim.attempts,
+                                                          current, new),
+        claim.started_at, every=heartbeat_interval(lease()), clock=utcnow)
 
 
 def engine_settings() -> EngineSettings:
@@ -47,10 +66,10 @@ def process_photo(photo_id: int) -> str:
     """Detect, match and record the faces of one photo; safe to run any number of times."""
     session = db.session
     now = utcnow()
-    if processing.fail_exhausted(session, photo_id, now=now, stale_after=stale_after()):
+    if processing.fail_exhausted(session, photo_id, now=now, stale_after=lease()):
         session.commit()
         return "failed"
-    claim = processing.claim_photo(session, photo_id, now=now, stale_after=stale_after())
+    claim = processing.claim_photo(session, photo_id, now=now, stale_after=lease())
     session.commit()  # the claim must survive a crash of this worker
     if claim is None:
         if session.get(Photo, photo_id) is None:
@@ -60,18 +79,24 @@ def process_photo(photo_id: int) -> str:
     photo = session.get(Photo, photo_id)
     assert photo is not None
     settings, limits = engine_settings(), thresholds()
+    beat = heartbeat(claim).start()
     try:
-        if not photo.storage_key:
-            raise processing.PermanentFailure("The original file is no longer stored.")
         try:
-            data = storage_from_config(current_app.config).read(photo.storage_key)
-        except FileNotFoundError as err:
-            raise processing.PermanentFailure("The original file is missing from storage.") from err
-        cipher = cipher_from_config(current_app.config)
-        school = processing.school_of(session, photo_id)
-        index = reference_index(session, school, cipher, now.date()) if school else None
-        session.commit()  # no transaction stays open during the face work
-        results = processing.analyse(data, settings, index, limits)
+            if not photo.storage_key:
+                raise processing.PermanentFailure("The original file is no longer stored.")
+            try:
+                data = storage_from_config(current_app.config).read(photo.storage_key)
+            except FileNotFoundError as err:
+                raise processing.PermanentFailure(
+                    "The original file is missing from storage.") from err
+            cipher = cipher_from_config(current_app.config)
+            school = processing.school_of(session, photo_id)
+            index = reference_index(session, school, cipher, now.date()) if school else None
+            session.commit()  # no transaction stays open during the face work
+            results = processing.analyse(data, settings, index, limits)
+        finally:
+            # From here on the claim is checked with the last stamp the heartbeat wrote.
+            claim = replace(claim, started_at=beat.stop())
     except processing.PermanentFailure as err:
         session.rollback()
         processing.record_failure(session, claim, str(err), final=True, now=utcnow())
@@ -113,15 +138,19 @@ def match_again(school_id: int, album_id: int | None, actor_id: int | None,
     return len(ids)
 
 
-@job("recover_stale_photos", retries=0, every_minutes=5)
+@job("recover_stale_photos", retries=0, every_minutes=1)
 def recover_stale_photos() -> int:
-    """Re-queue photos whose worker vanished (safe: a claim is taken at most once)."""
+    """Re-queue photos whose worker vanished (safe: a claim is taken at most once).
+
+    Every minute: with the lease (PHOTO_LEASE_SECONDS, default 60 s) a photo
+    of a killed worker is processed again within about two minutes.
+    """
     return requeue_stale()
 
 
 def requeue_stale(album_id: int | None = None) -> int:
     ids = processing.find_stale_photos(db.session, now=utcnow(), stale_after=stale_after(),
-                                       album_id=album_id)
+                                       lease=lease(), album_id=album_id)
     for photo_id in ids:
         enqueue("process_photo", photo_id)
     if ids:

@@ -15,7 +15,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from consentflow.auth.access import current_actor, current_roles, get_owned, has_role, require_role, require_school
-from consentflow.errors import DomainError
+from consentflow.errors import DomainError, user_message
 from consentflow.exports import attachment
 from consentflow.extensions import db
 from consentflow.home.views import Tile, add_tile
@@ -78,7 +78,7 @@ def new_album() -> Any:
                 maker=form.maker.data or "", purposes=form.purposes.data or [], now=utcnow())
         except DomainError as err:
             db.session.rollback()
-            form.title.errors.append(err.message)
+            form.title.errors.append(user_message(err))
         else:
             db.session.commit()
             flash(_("Album created. Add the photos now."), "success")
@@ -177,7 +177,7 @@ def retry_photo(album_id: int, photo_id: int) -> Any:
         service.reprocess_photo(db.session, current_actor(), photo, now=utcnow())
     except DomainError as err:
         db.session.rollback()
-        flash(err.message, "error")
+        flash(user_message(err), "error")
         return redirect(url_for("photos.album", album_id=album.id))
     db.session.commit()
     enqueue("process_photo", photo_id)
@@ -330,7 +330,7 @@ def reference_person(person_id: int) -> Any:
                                limits=upload_limits(current_app.config))
             except DomainError as err:
                 db.session.rollback()
-                flash(f"{file.filename}: {err.message}", "error")
+                flash(f"{file.filename}: {user_message(err)}", "error")
             else:
                 db.session.commit()
                 flash(_("%(name)s: portrait enrolled.", name=file.filename), "success")

@@ -50,12 +50,14 @@ def retention_command(dry_run: bool) -> None:
 
 def render_export_html(data: dict[str, Any]) -> str:
     """The readable page of the export; works without a request (CLI) and inside one."""
+    from flask_babel import get_locale
+
     template = current_app.jinja_env.get_template("privacy/export.html")
     if has_request_context():
-        return template.render(data=data)
+        return template.render(data=data, lang=str(get_locale()))
     # Translations pick the locale from the request; the CLI has none, so lend it one.
     with current_app.test_request_context("/"):
-        return template.render(data=data)
+        return template.render(data=data, lang=str(get_locale()))
 
 
 @privacy_cli.command("export")

@@ -7,13 +7,16 @@ Exactly one publication per photo and purpose, enforced by the database:
    row no longer approved and is told so. The request commits and enqueues.
 2. ``claim_run`` (worker) stamps ``publish_started_at`` by a conditional
    UPDATE on a publishing purpose that has no live run (none, or a stale
-   one from a killed worker) and the worker commits at once.
+   one from a killed worker), and no other purpose of the same photo
+   running, and the worker commits at once.
 3. ``publish_photo`` renders and checks outside any write, then re-checks
    the claim (``run_still_ours``) before recording; the unique partial index
    ``uq_publication_live`` refuses a second live publication whatever happens.
 
-``find_stale`` lists purposes whose worker vanished (or whose job was lost);
-the periodic job re-queues them.
+While a run renders and checks, a heartbeat (``consentflow.lease``) renews
+``publish_started_at`` through ``renew_lease``, so the stamp is a lease that
+expires only when the worker is gone. ``find_stale`` lists purposes whose
+lease expired (or whose job was lost); the periodic sweeper re-queues them.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, aliased
 
 from consentflow.audit.service import Actor, record_event
 from consentflow.errors import InvalidState
+from consentflow.locking import serialise
 from consentflow.models import Photo, PhotoPurpose
 from consentflow.models.base import rows_changed
 from consentflow.publish.service import (
@@ -83,11 +88,27 @@ def claim_run(session: Session, purpose_id: int, *, now: datetime,
               stale_after: timedelta) -> Run | None:
     """Take a publishing purpose for this worker, or None (done, or a live worker has it)."""
     cutoff = now - stale_after
+    photo_id = session.scalar(select(PhotoPurpose.photo_id).where(PhotoPurpose.id == purpose_id))
+    if photo_id is None:
+        return None
+    # One run per photo at a time: two purposes of one photo published side by
+    # side would each see the other's change to the photo as a reviewer's and
+    # fail (and need approving again). The photo's row lock makes the check
+    # and the claim one step for concurrent claimers of sibling purposes; the
+    # purpose is locked first, the order in which a run records (purpose, then
+    # photo), so a claim and a recording never wait for each other in a circle.
+    serialise(session, PhotoPurpose, purpose_id)
+    serialise(session, Photo, photo_id)
+    sibling = aliased(PhotoPurpose)
+    sibling_running = exists().where(
+        sibling.photo_id == photo_id, sibling.id != purpose_id, sibling.status == "publishing",
+        sibling.publish_started_at.is_not(None), sibling.publish_started_at >= cutoff)
     result = session.execute(
         update(PhotoPurpose)
         .where(PhotoPurpose.id == purpose_id, PhotoPurpose.status == "publishing",
                or_(PhotoPurpose.publish_started_at.is_(None),
-                   PhotoPurpose.publish_started_at < cutoff))
+                   PhotoPurpose.publish_started_at < cutoff),
+               ~sibling_running)
         .values(publish_started_at=now, publish_attempts=PhotoPurpose.publish_attempts + 1)
         .execution_options(synchronize_session=False)
     )
@@ -96,6 +117,19 @@ def claim_run(session: Session, purpose_id: int, *, now: datetime,
     attempts = session.scalar(select(PhotoPurpose.publish_attempts)
                               .where(PhotoPurpose.id == purpose_id))
     return Run(purpose_id, int(attempts or 0), now)
+
+
+def sibling_running(session: Session, purpose_id: int, *, now: datetime,
+                    lease: timedelta) -> bool:
+    """Is another purpose of this purpose's photo being published by a live worker?"""
+    sibling = aliased(PhotoPurpose)
+    return bool(session.scalar(
+        select(func.count()).select_from(PhotoPurpose)
+        .join(sibling, and_(sibling.photo_id == PhotoPurpose.photo_id,
+                            sibling.id != PhotoPurpose.id))
+        .where(PhotoPurpose.id == purpose_id, PhotoPurpose.status == "publishing",
+               sibling.status == "publishing", sibling.publish_started_at.is_not(None),
+               sibling.publish_started_at >= now - lease)))
 
 
 def run_still_ours(session: Session, run: Run) -> bool:
@@ -109,6 +143,19 @@ def run_still_ours(session: Session, run: Run) -> bool:
         .execution_options(synchronize_session=False)
     )
     return rows_changed(result) == 1
+
+
+def renew_lease(conn: Connection, run: Run, current: datetime, new: datetime) -> bool:
+    """Move a live run's stamp (its lease) forward; False if the run is no longer ours."""
+    result = conn.execute(
+        update(PhotoPurpose)
+        .where(PhotoPurpose.id == run.purpose_id, PhotoPurpose.status == "publishing",
+               PhotoPurpose.publish_attempts == run.attempts,
+               PhotoPurpose.publish_started_at == current)
+        .values(publish_started_at=new)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
 
 
 def release_run(session: Session, run: Run) -> None:
@@ -142,13 +189,19 @@ def record_failure(session: Session, purpose_id: int, message: str, now: datetim
                  details={"purpose": pp.purpose, "reason": message})
 
 
-def find_stale(session: Session, *, now: datetime, stale_after: timedelta) -> list[int]:
-    """Publishing purposes whose worker vanished, or whose job never ran."""
+def find_stale(session: Session, *, now: datetime, stale_after: timedelta,
+               lease: timedelta | None = None) -> list[int]:
+    """Publishing purposes whose worker vanished (lease expired), or whose job never ran.
+
+    ``lease`` (defaults to ``stale_after``) is how long a started run may go
+    without its heartbeat; ``stale_after`` how long a request may wait unstarted.
+    """
     cutoff = now - stale_after
+    expired = now - (lease if lease is not None else stale_after)
     return list(session.scalars(
         select(PhotoPurpose.id).where(
             PhotoPurpose.status == "publishing",
-            or_(PhotoPurpose.publish_started_at < cutoff,
+            or_(PhotoPurpose.publish_started_at < expired,
                 and_(PhotoPurpose.publish_started_at.is_(None),
                      PhotoPurpose.publish_requested_at < cutoff)))
         .order_by(PhotoPurpose.id)

@@ -11,10 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consentflow.audit.service import Actor, record_event
-from consentflow.errors import InvalidState, NotFound
+from consentflow.errors import Gone, InvalidState, NotFound
 from consentflow.models import Album, Photo, Publication
 from consentflow.photos.storage import Storage
 from consentflow.publish.service import get_publication
+from consentflow.publish.state import publication_state, publication_states
+
+TAKEN_DOWN_MESSAGE = ("Consent was withdrawn for this publication: it is being or has been taken "
+                      "down and can no longer be downloaded.")
 
 
 def derivative_filename(publication: Publication) -> str:
@@ -23,8 +27,14 @@ def derivative_filename(publication: Publication) -> str:
 
 def download_derivative(session: Session, *, actor: Actor, school_id: int, publication_id: int,
                         storage: Storage, now: datetime) -> tuple[bytes, str]:
-    """The published file, byte-identical to what the publication record hashes."""
+    """The published file, byte-identical to what the publication record hashes.
+
+    Refused once a takedown is open or done: consent was withdrawn, so the
+    file must not be handed out "as published" again.
+    """
     publication = get_publication(session, school_id, publication_id)
+    if not publication_state(session, publication).live:
+        raise Gone(TAKEN_DOWN_MESSAGE)
     if not publication.derivative_key or not storage.exists(publication.derivative_key):
         raise InvalidState("The published file is no longer stored.")
     data = storage.read(publication.derivative_key)
@@ -50,6 +60,9 @@ def album_bundle(session: Session, *, actor: Actor, school_id: int, album_id: in
         .where(Photo.album_id == album.id, Publication.taken_down_at.is_(None))
         .order_by(Publication.id)
     ))
+    # A publication with an open takedown is on its way out: not in a bundle for publishing.
+    states = publication_states(session, publications)
+    publications = [p for p in publications if states[p.id].live]
     manifest = {
         "album": {"id": album.id, "title": album.title, "event_date": album.event_date.isoformat(),
                   "maker": album.maker},

@@ -19,10 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consentflow.audit.service import Actor, record_event
+from consentflow.consent.effective import allows
 from consentflow.errors import ConsentMissing, InvalidInput, InvalidState, NotFound
 from consentflow.faces.engine import EngineSettings
 from consentflow.models import ConsentRecord, Photo, PhotoPurpose, Publication, ReferenceFace, School
-from consentflow.models.consent import CHANNELS
+from consentflow.models.consent import CHANNELS, FACE_MATCHING
 from consentflow.photos.derived import check_renderable
 from consentflow.photos.imaging import is_video_type, load_upright
 from consentflow.photos.storage import Storage, content_key
@@ -161,12 +162,28 @@ def approve_purpose(
     return pp
 
 
-def _consent_changed_since(session: Session, person_ids: set[int], since: datetime) -> bool:
+def _consent_changed_since(session: Session, person_ids: set[int], purposes: Sequence[str],
+                           since: datetime) -> bool:
+    """Did any answer to ``purposes`` of these people change after ``since``?
+
+    Only the published purpose (and face matching, which decides who is
+    recognised) counts: withdrawing social media leaves a website approval
+    standing. Deny by default: any later record that answers one of them
+    differently from the record in force at approval is a change.
+    """
     if not person_ids:
         return False
-    newer = session.scalar(select(ConsentRecord.id).where(
-        ConsentRecord.person_id.in_(person_ids), ConsentRecord.recorded_at > since).limit(1))
-    return newer is not None
+    records = session.scalars(select(ConsentRecord).where(
+        ConsentRecord.person_id.in_(person_ids)).order_by(ConsentRecord.id))
+    before: dict[int, ConsentRecord] = {}
+    for record in records:
+        if record.recorded_at <= since:
+            before[record.person_id] = record
+            continue
+        baseline = before.get(record.person_id)
+        if any(allows(record, p) != allows(baseline, p) for p in purposes):
+            return True
+    return False
 
 
 def release_claim(pp: PhotoPurpose) -> None:
@@ -190,8 +207,9 @@ def _send_back(session: Session, actor: Actor, photo: Photo, pp: PhotoPurpose, c
     """Refuse, void every unpublished approval and keep why (with the faces) on the purpose."""
     reason = REFUSALS[code]
     release_claim(pp)
-    void_unpublished_approvals(session, photo, reason, now)
-    photo.state = "needs_review" if photo.state == "approved" else photo.state
+    # A consent change is about this purpose only; a leak is about the faces, so every purpose.
+    void_unpublished_approvals(session, photo, reason, now,
+                               only=[pp.purpose] if code == "consent_changed" else None)
     # The refusal panel of the review page says it once, translated, with the faces.
     photo.failure_reason = None
     pp.reason, pp.refusal = None, _refusal_record(code, leaks)
@@ -319,7 +337,8 @@ def publish_photo(
     decisions = decide_photo(session, resolved, [channel], now.date())[channel]
     at_approval = decide_photo(session, resolved, [channel], approved_at.date())[channel]
     identified = {d.resolved.person_id for d in decisions if d.resolved.person_id}
-    if _consent_changed_since(session, identified, approved_at) or [
+    if _consent_changed_since(session, identified, (purpose_key(channel), FACE_MATCHING),
+                              approved_at) or [
         (d.decision, d.consent_record_id) for d in decisions
     ] != [(d.decision, d.consent_record_id) for d in at_approval]:
         raise _send_back(session, actor, photo, pp, "consent_changed", now)

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from consentflow.audit.service import Actor, record_event
 from consentflow.errors import InvalidInput, InvalidState, NotFound
 from consentflow.events import PurposesWithdrawn
 from consentflow.models import Photo, PhotoPurpose, Publication, TakedownTask
+from consentflow.publish.takedown_mail import notify_pr_officers
 from consentflow.review.rules import channel_of, resolve_faces
 from consentflow.review.service import void_unpublished_approvals
 
@@ -87,8 +88,10 @@ def send_back_unpublished(session: Session, event: PurposesWithdrawn) -> list[in
             continue
         photo = session.get(Photo, photo_id)
         assert photo is not None
+        # Only the withdrawn channels: an approval for another channel still stands.
         voided = void_unpublished_approvals(
-            session, photo, "Consent of a person in this photo was withdrawn.", event.at)
+            session, photo, "Consent of a person in this photo was withdrawn.", event.at,
+            only=channels)
         if voided:
             record_event(session, actor=WITHDRAWAL_ACTOR, action="photo.sent_back",
                          object_type="photo", object_id=photo.id, school_id=event.school_id,
@@ -100,7 +103,9 @@ def send_back_unpublished(session: Session, event: PurposesWithdrawn) -> list[in
 
 def on_purposes_withdrawn(session: Session, event: PurposesWithdrawn) -> None:
     """Subscriber for the consent registry's withdrawal event."""
-    create_takedowns(session, event)
+    tasks = create_takedowns(session, event)
+    # Same transaction: the PR officers' mail is in the outbox exactly when the tasks exist.
+    notify_pr_officers(session, school_id=event.school_id, tasks=tasks, now=event.at)
     send_back_unpublished(session, event)
 
 
@@ -128,6 +133,12 @@ def complete_takedown(session: Session, *, actor: Actor, school_id: int, task_id
                  subject_ids=[task.person_id] if task.person_id else None, now=now,
                  details={"publication_id": publication.id, "purpose": publication.purpose})
     return task
+
+
+def count_open_takedowns(session: Session, school_id: int) -> int:
+    """How many takedowns wait for PR in this school (the menu and start page show it)."""
+    return int(session.scalar(select(func.count(TakedownTask.id)).where(
+        TakedownTask.school_id == school_id, TakedownTask.done_at.is_(None))) or 0)
 
 
 def open_takedowns(session: Session, school_id: int) -> list[TakedownTask]:

@@ -9,6 +9,7 @@ refuses a second live publication, so there is never more than one.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import timedelta
 
 from flask import current_app
@@ -17,7 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from consentflow.audit.service import Actor
 from consentflow.errors import DomainError
 from consentflow.extensions import db
-from consentflow.jobs import enqueue, job
+from consentflow.jobs import enqueue, enqueue_in, job
+from consentflow.lease import Heartbeat, heartbeat_interval
 from consentflow.models import Photo, PhotoPurpose, User, utcnow
 from consentflow.photos.crypto import FaceKeyError, cipher_from_config
 from consentflow.photos.storage import storage_from_config
@@ -27,9 +29,18 @@ from consentflow.publish.service import ClaimLost, PublicationRefused, publish_p
 
 log = logging.getLogger("consentflow.publish")
 
+# A purpose whose photo is being published for another purpose waits this long, then tries again.
+SIBLING_WAIT_SECONDS = 2
+
 
 def stale_after() -> timedelta:
+    """How long a requested publication may wait unstarted before it is assumed lost."""
     return timedelta(seconds=int(current_app.config.get("PUBLISH_STALE_SECONDS", 600)))
+
+
+def lease() -> timedelta:
+    """How long a publishing worker may go without renewing its claim."""
+    return timedelta(seconds=int(current_app.config.get("PUBLISH_LEASE_SECONDS", 60)))
 
 
 def _cipher() -> object | None:
@@ -49,22 +60,40 @@ def _actor(pp: PhotoPurpose) -> Actor:
 def publish_purpose(purpose_id: int) -> str:
     """Publish one claimed photo purpose; safe to run any number of times."""
     session = db.session
-    run = background.claim_run(session, purpose_id, now=utcnow(), stale_after=stale_after())
+    run = background.claim_run(session, purpose_id, now=utcnow(), stale_after=lease())
     session.commit()  # the claim must survive a crash of this worker
     if run is None:
+        if background.sibling_running(session, purpose_id, now=utcnow(), lease=lease()):
+            # Another purpose of this photo is being published: try again shortly.
+            session.rollback()
+            enqueue_in(SIBLING_WAIT_SECONDS, "publish_purpose", purpose_id)
+            return "waiting"
         return "skipped"
     pp = session.get(PhotoPurpose, purpose_id)
     assert pp is not None
     actor = _actor(pp)
     photo = session.get(Photo, pp.photo_id)
     assert photo is not None
+    claimed: background.Run = run
+    beat = Heartbeat(db.engine, lambda conn, current, new: background.renew_lease(
+        conn, claimed, current, new), run.started_at, every=heartbeat_interval(lease()),
+        clock=utcnow).start()
+
+    def still_ours() -> bool:
+        # The heartbeat stops before the final check: the run records with the
+        # stamp it last wrote, or not at all.
+        return background.run_still_ours(session, replace(claimed, started_at=beat.stop()))
+
     try:
-        publish_photo(
-            session, actor=actor, school_id=photo.school_id, photo_id=photo.id, channel=pp.purpose,
-            storage=storage_from_config(current_app.config), now=utcnow(), cipher=_cipher(),
-            settings=engine_settings(), channel_note=pp.publish_note,
-            tolerance=thresholds().loose, still_ours=lambda: background.run_still_ours(session, run),
-        )
+        try:
+            publish_photo(
+                session, actor=actor, school_id=photo.school_id, photo_id=photo.id,
+                channel=pp.purpose, storage=storage_from_config(current_app.config), now=utcnow(),
+                cipher=_cipher(), settings=engine_settings(), channel_note=pp.publish_note,
+                tolerance=thresholds().loose, still_ours=still_ours,
+            )
+        finally:
+            run = replace(claimed, started_at=beat.stop())
         session.commit()
     except PublicationRefused:
         session.commit()  # keep the refusal and the faces that caused it
@@ -96,10 +125,15 @@ def publish_purpose(purpose_id: int) -> str:
     return "published"
 
 
-@job("recover_stale_publications", retries=0, every_minutes=5)
+@job("recover_stale_publications", retries=0, every_minutes=1)
 def recover_stale_publications() -> int:
-    """Re-queue publications whose worker vanished (safe: a run is claimed at most once)."""
-    ids = background.find_stale(db.session, now=utcnow(), stale_after=stale_after())
+    """Re-queue publications whose worker vanished (safe: a run is claimed at most once).
+
+    Every minute: with the lease (PUBLISH_LEASE_SECONDS, default 60 s) a killed
+    worker's publication is taken up again within about two minutes.
+    """
+    ids = background.find_stale(db.session, now=utcnow(), stale_after=stale_after(),
+                                lease=lease())
     for purpose_id in ids:
         enqueue("publish_purpose", purpose_id)
     if ids:

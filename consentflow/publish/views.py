@@ -24,8 +24,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from consentflow.auth.access import current_actor, get_owned, require_role, require_school
-from consentflow.errors import DomainError, user_message
+from consentflow.auth.access import current_actor, get_owned, has_role, require_role, require_school
+from consentflow.errors import DomainError, Gone, user_message
 from consentflow.exports import attachment
 from consentflow.extensions import db
 from consentflow.home.views import Tile, add_tile
@@ -38,13 +38,19 @@ from consentflow.publish.background import publication_status, request_publicati
 from consentflow.publish.export import album_bundle, download_derivative
 from consentflow.publish.forms import PublishForm, RedactionForm, TakedownDoneForm
 from consentflow.publish.redaction import set_face_redaction
-from consentflow.publish.takedown import complete_takedown, open_takedowns, recent_done_takedowns
-from consentflow.publish.viewmodels import album_publications, takedown_rows
+from consentflow.publish.state import publication_state
+from consentflow.publish.takedown import (
+    complete_takedown,
+    count_open_takedowns,
+    open_takedowns,
+    recent_done_takedowns,
+)
+from consentflow.publish.viewmodels import album_publications, snapshot_rows, takedown_rows
 
 bp = Blueprint("publish", __name__, url_prefix="/publish")
 
 add_tile(Tile(_l("Takedowns"), _l("Publications to remove after a withdrawal."),
-              "publish.takedowns", frozenset({"pr"})))
+              "publish.takedowns", frozenset({"pr", "admin"}), count=count_open_takedowns))
 
 
 PROGRESS = {"idle": 0, "queued": 10, "running": 50, "published": 100, "refused": 100, "failed": 100}
@@ -74,7 +80,7 @@ def publish(photo_id: int, channel: str) -> Any:
             channel=channel, channel_note=form.channel_note.data, now=utcnow())
     except DomainError as err:
         db.session.rollback()
-        flash(_(err.message), "error")  # the service's English msgid, translated when known
+        flash(user_message(err), "error")
         return back
     db.session.commit()
     enqueue("publish_purpose", pp.id)
@@ -130,11 +136,13 @@ def redaction(face_id: int) -> Any:
 
 
 @bp.route("/publication/<int:publication_id>")
-@require_role("pr")
+@require_role("pr", "admin")
 def publication(publication_id: int) -> Any:
+    """PR works here; an administrator following the takedown list may look (not download)."""
     pub = get_owned(Publication, publication_id)
     return render_template("publish/publication.html", publication=pub, photo=pub.photo,
-                           album=pub.photo.album)
+                           album=pub.photo.album, state=publication_state(db.session, pub),
+                           snapshot=snapshot_rows(pub), is_pr=has_role("pr"))
 
 
 @bp.route("/publication/<int:publication_id>/download")
@@ -145,6 +153,9 @@ def download(publication_id: int) -> Any:
         data, filename = download_derivative(
             db.session, actor=current_actor(), school_id=require_school().id,
             publication_id=pub.id, storage=storage_from_config(current_app.config), now=utcnow())
+    except Gone:
+        db.session.rollback()
+        raise  # 410 with the reason, on the error page
     except DomainError as err:
         db.session.rollback()
         flash(user_message(err), "error")
@@ -156,7 +167,7 @@ def download(publication_id: int) -> Any:
 
 
 @bp.route("/publication/<int:publication_id>/image")
-@require_role("pr")
+@require_role("pr", "admin")
 def image(publication_id: int) -> Any:
     """The derivative inline (it is the published, redacted file; not the original)."""
     pub = get_owned(Publication, publication_id)
@@ -190,13 +201,14 @@ def bundle(album_id: int) -> Any:
 
 
 @bp.route("/takedowns")
-@require_role("pr")
+@require_role("pr", "admin")
 def takedowns() -> Any:
+    """PR removes and records; an administrator sees the same list (the count is in their menu)."""
     school = require_school()
     return render_template(
         "publish/takedowns.html", open_rows=takedown_rows(db.session, open_takedowns(db.session, school.id)),
         done_rows=takedown_rows(db.session, recent_done_takedowns(db.session, school.id)),
-        form=TakedownDoneForm(),
+        form=TakedownDoneForm(), can_complete=has_role("pr"),
     )
 
 

@@ -10,6 +10,7 @@ what was approved is no longer what would be published.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import func, or_, select
@@ -47,18 +48,27 @@ def check_version(session: Session, photo: Photo, expected_version: int | None) 
 
 
 def void_unpublished_approvals(session: Session, photo: Photo, reason: str,
-                               now: datetime) -> list[str]:
-    """Approved-but-unpublished purposes go back to pending; the photo back to review."""
+                               now: datetime, only: Collection[str] | None = None) -> list[str]:
+    """Approved-but-unpublished purposes go back to pending; the photo back to review.
+
+    ``only`` limits this to some purposes (a withdrawal of social media must
+    leave the website approval alone); the photo stays approved while any
+    approval is left.
+    """
     published = set(session.scalars(
         select(Publication.purpose).where(Publication.photo_id == photo.id,
                                           Publication.taken_down_at.is_(None))
     ))
     voided = []
+    remaining = False
     for pp in session.scalars(select(PhotoPurpose).where(PhotoPurpose.photo_id == photo.id)):
-        if pp.status == "approved" and pp.purpose not in published:
+        if pp.status == "approved" and pp.purpose not in published and (
+                only is None or pp.purpose in only):
             pp.status, pp.reason, pp.decided_at, pp.decided_by_id = "pending", reason, now, None
             voided.append(pp.purpose)
-    if photo.state == "approved":
+        elif pp.status in ("approved", "publishing"):
+            remaining = True
+    if photo.state == "approved" and (only is None or not remaining):
         photo.state = "needs_review"
         photo.failure_reason = reason
     return voided

@@ -30,7 +30,7 @@ from consentflow.auth.access import (
     require_role,
     require_school,
 )
-from consentflow.errors import DomainError, NotFound
+from consentflow.errors import DomainError, NotFound, user_message
 from consentflow.extensions import db
 from consentflow.home.views import Tile, add_tile
 from consentflow.models import Album, Face, Photo, utcnow
@@ -82,7 +82,7 @@ def _back(default: str) -> Any:
 
 def _message(err: DomainError) -> str:
     """The service's message in the reviewer's language (the services speak English msgids)."""
-    return _(err.message)
+    return user_message(err)
 
 
 def _run(action: Any) -> bool:

@@ -55,7 +55,7 @@ def _seed(live: LiveServer) -> dict[str, Any]:
             wording="Op school maken wij foto's en video's van activiteiten. Geef per gebruik aan of "
                     "dat mag. U kunt uw keuze altijd wijzigen of intrekken via deze link.")
         open_round(db.session, actor=actor, school_id=school.id, school_year_id=year.id, form_id=form.id,
-                   valid_days=30, ctx=LinkContext(live.url, live.app.config["SECRET_KEY"]), now=now)
+                   ctx=LinkContext(live.url, live.app.config["SECRET_KEY"]), now=now)
         # Most families answered already, in different ways; the first child is ours to answer.
         for i, (person, guardian) in enumerate(people[1:], start=1):
             if i % 4 == 0:

@@ -71,7 +71,7 @@ def _seed(live: LiveServer) -> dict[str, Any]:
                            (FACES / portrait).read_bytes(), settings=EngineSettings(),
                            today=now.date(), now=now)
         open_round(db.session, actor=actor, school_id=school.id, school_year_id=year.id,
-                   form_id=form.id, valid_days=30,
+                   form_id=form.id,
                    ctx=LinkContext(live.url, live.app.config["SECRET_KEY"]), now=now)
         db.session.commit()
         link = db.session.scalar(select(ConsentLink).where(
@@ -189,7 +189,9 @@ def test_upload_review_publish_withdraw_takedown(live_server: LiveServer, browse
         pr.click("#purpose-social_media a[href*='/publish/publication/']")
         pr.wait_for_url("**/publish/publication/*")
         snapshot = pr.locator("#snapshot").inner_text()
-        assert "Barack Obama" in snapshot and "blur_no_consent" in snapshot
+        # Decisions in words, never the stored code.
+        assert "Barack Obama" in snapshot and "vervaagd: geen toestemming" in snapshot
+        assert "blur_no_consent" not in snapshot
         publication = _query(live_server, lambda s: s.scalar(select(Publication)
                                                               .where(Publication.photo_id == photo_id)))
         assert publication.purpose == "social_media" and publication.maker_credit == "J. Fotograaf"
@@ -203,6 +205,12 @@ def test_upload_review_publish_withdraw_takedown(live_server: LiveServer, browse
         tasks = _query(live_server, lambda s: [(t.publication_id, t.person_id) for t in s.scalars(
             select(TakedownTask))])
         assert tasks == [(publication.id, seed["obama"])]
+        # PR sees it without looking for it: a count in the menu, and the publication says so.
+        pr.goto("/")
+        assert pr.locator(".nav-count[data-endpoint='publish.takedowns']").inner_text() == "1"
+        pr.goto(f"/publish/publication/{publication.id}")
+        assert pr.locator("#publication-state").inner_text() == "Verwijdering in behandeling"
+        assert pr.locator("#download").count() == 0
         pr.goto("/publish/takedowns")
         rows = pr.locator("#open-takedowns tr.takedown")
         assert rows.count() == 1
@@ -214,6 +222,9 @@ def test_upload_review_publish_withdraw_takedown(live_server: LiveServer, browse
         pr.wait_for_load_state("networkidle")
         assert pr.locator("#open-takedowns tr.takedown").count() == 0
         screenshot(pr, "takedowns-done.png")
+        assert pr.locator(".nav-count").count() == 0
+        pr.goto(f"/publish/publication/{publication.id}")
+        assert pr.locator("#publication-state").inner_text() == "Verwijderd"
     finally:
         queue.huey.immediate = was_immediate
         teacher_ctx.close()

@@ -219,3 +219,35 @@ def test_worker_killed_mid_publication_is_picked_up_again_once(app, db_session):
     assert len(_publications(db_session)) == 1
     pp = db_session.get(PhotoPurpose, pp_id)
     assert pp.status == "approved"
+
+
+def test_two_purposes_of_one_photo_are_published_one_after_the_other(app, db_session):
+    # Side by side, each run would take the other's change to the photo for a
+    # reviewer's and fail; the second waits for the first instead.
+    from consentflow.publish.background import release_run
+    from consentflow.publish.tasks import lease, publish_purpose
+
+    w, social_id = _approved_world(db_session, app)
+    web = approve_purpose(db_session, actor=w.actor, school_id=w.school.id, photo_id=w.photo.id,
+                          channel="website", expected_version=None,
+                          now=utcnow() - timedelta(minutes=30))
+    assert web.status == "approved"
+    db_session.commit()
+    _request(db_session, w)
+    request_publication(db_session, actor=w.actor, school_id=w.school.id, photo_id=w.photo.id,
+                        channel="website", channel_note=None, now=utcnow())
+    db_session.commit()
+    run = claim_run(db_session, social_id, now=utcnow(), stale_after=lease())
+    db_session.commit()
+    assert run is not None  # a live worker is publishing the photo for social media
+    assert publish_purpose(web.id) == "waiting"
+    db_session.expire_all()
+    assert (db_session.get(PhotoPurpose, web.id).status,
+            db_session.get(PhotoPurpose, web.id).refusal) == ("publishing", None)
+    release_run(db_session, run)  # that worker is done with its claim
+    db_session.commit()
+    get_queue(app).huey.flush()  # the delayed retry; run both now
+    enqueue("publish_purpose", social_id)
+    enqueue("publish_purpose", web.id)
+    run_jobs(app)
+    assert sorted(p.purpose for p in _publications(db_session)) == ["social_media", "website"]

@@ -115,7 +115,8 @@ def test_other_withdrawals_keep_reference_faces(app, db_session):
 
 
 def test_person_who_left_loses_reference_faces(app, db_session):
-    """Leaving is found by the roster import; the reference faces go in the same transaction."""
+    """Leaving is found by the roster import and confirmed; the reference faces go in the same transaction."""
+    from consentflow.people.leavers import confirm_leavers
     from consentflow.people.service import import_roster
 
     school = factories.school(db_session, biometric_mode="all")
@@ -124,8 +125,11 @@ def test_person_who_left_loses_reference_faces(app, db_session):
     enrol(app, db_session, school, stays, "obama.jpg")
     enrol(app, db_session, school, leaves, "biden.jpg")
     roster = b"Student number;First name;Last name;Date of birth;Class\n100001;Sam;Stays;01-05-2012;2A\n"
-    import_roster(db_session, actor=ACTOR, school_id=school.id, data=roster, kind="student",
-                  today=TODAY, now=NOW)
+    report = import_roster(db_session, actor=ACTOR, school_id=school.id, data=roster, kind="student",
+                           today=TODAY, now=NOW, full_export=True, secret="s")
+    assert [leaver.reference_faces for leaver in report.leavers] == [1]
+    confirm_leavers(db_session, actor=ACTOR, school_id=school.id, token=report.leave_token, secret="s",
+                    today=TODAY, now=NOW)
     assert leaves.left_on == TODAY
     remaining = db_session.scalars(select(ReferenceFace.person_id)).all()
     assert remaining == [stays.id]

@@ -1,4 +1,4 @@
-"""Roster import: messy exports, per-row report, re-import updates, missing people are marked left."""
+"""Roster import: messy exports, per-row report, re-import updates, missing people listed (not marked) as leaving."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ from consentflow.audit.service import Actor
 from consentflow.errors import InvalidInput
 from consentflow.models import AuditEvent, Guardian, Person
 from consentflow.people.import_csv import parse_date
+from consentflow.people.leavers import confirm_leavers
 from consentflow.people.service import import_roster
 from tests import factories
 from tests.conftest import DATA_DIR
 
 ROSTERS = DATA_DIR / "rosters"
 NOW = datetime(2026, 9, 1, 8, 0, tzinfo=timezone.utc)
+SECRET = "test-secret-for-the-leavers-token"
 
 
 def _import(db_session, school, name: str, kind: str = "student", **kwargs):
@@ -34,7 +36,7 @@ def test_messy_export_keeps_good_rows_and_reports_each_bad_one(db_session) -> No
     school = factories.school(db_session)
     report = _import(db_session, school, "messy_nl_semicolon_bom.csv")
     by_line = {r.line: r for r in report.rows}
-    assert report.counts == {"created": 4, "updated": 0, "unchanged": 0, "conflict": 0, "left": 0,
+    assert report.counts == {"created": 4, "updated": 0, "unchanged": 0, "conflict": 0, "gone": 0,
                              "rejected": 3}
     assert by_line[4].status == "rejected" and "31-02-2010" in by_line[4].reason
     assert by_line[6].status == "rejected" and "appears earlier on line 3" in by_line[6].reason
@@ -55,17 +57,21 @@ def test_messy_export_keeps_good_rows_and_reports_each_bad_one(db_session) -> No
     assert len(events) == 4 and all("Emma" not in str(e.details) for e in events)
 
 
-def test_reimport_updates_and_marks_missing_students_left(db_session) -> None:
+def test_reimport_updates_and_lists_missing_students_until_confirmed(db_session) -> None:
     school = factories.school(db_session)
     _import(db_session, school, "messy_nl_semicolon_bom.csv")
     guardians_before = db_session.scalars(select(Guardian)).all()
-    report = _import(db_session, school, "next_year_en_comma.csv", today=date(2027, 8, 20))
+    report = _import(db_session, school, "next_year_en_comma.csv", today=date(2027, 8, 20),
+                     full_export=True, secret=SECRET)
     counts = report.counts
     assert counts["created"] == 0 and counts["rejected"] == 0
     assert counts["updated"] == 3  # new classes, and Noah's guardian e-mail is new
-    assert counts["left"] == 1
+    assert [leaver.external_id for leaver in report.leavers] == ["200004"]
     sem = _person(db_session, school, "200004")
-    assert sem is not None and sem.left_on == date(2027, 8, 20)  # marked, not deleted
+    assert sem is not None and sem.left_on is None  # listed, not marked
+    confirm_leavers(db_session, actor=Actor.system("test"), school_id=school.id, token=report.leave_token,
+                    secret=SECRET, today=date(2027, 8, 20), now=NOW)
+    assert sem.left_on == date(2027, 8, 20)  # marked, not deleted
     assert _person(db_session, school, "200001").group_name == "3A"
     assert len(db_session.scalars(select(Person)).all()) == 4
     # Re-import links the existing guardian by e-mail instead of duplicating.
@@ -82,9 +88,9 @@ def test_reimport_updates_and_marks_missing_students_left(db_session) -> None:
 def test_rejected_row_of_a_known_student_does_not_mark_them_left(db_session) -> None:
     school = factories.school(db_session)
     factories.person(db_session, school=school, external_id="200003", first="Zoë", last="Berg")
-    report = _import(db_session, school, "messy_nl_semicolon_bom.csv")
+    report = _import(db_session, school, "messy_nl_semicolon_bom.csv", full_export=True, secret=SECRET)
     assert _person(db_session, school, "200003").left_on is None
-    assert report.count("left") == 0
+    assert report.leavers_checked and report.leavers == []
 
 
 def test_partial_file_marks_nobody_left(db_session) -> None:
@@ -101,13 +107,15 @@ def test_staff_export_in_windows_1252(db_session) -> None:
     rene = _person(db_session, school, "P002")
     assert rene.kind == "staff" and rene.first_name == "René" and rene.email == "rene@demo.school"
     # Staff imports never touch students.
-    assert report.count("left") == 0
+    students = factories.person(db_session, school=school, external_id="S1")
+    report = _import(db_session, school, "staff_nl.csv", kind="staff", full_export=True)
+    assert report.leavers == [] and students.left_on is None
 
 
 def test_missing_required_column_is_refused_with_the_headers_found(db_session) -> None:
     school = factories.school(db_session)
     data = "Nummer;Voornaam;Achternaam\n1;A;B\n".encode()
-    with pytest.raises(InvalidInput, match="date_of_birth"):
+    with pytest.raises(InvalidInput, match="date of birth"):
         import_roster(db_session, actor=Actor.system("t"), school_id=school.id, data=data,
                       kind="student", today=NOW.date(), now=NOW)
 

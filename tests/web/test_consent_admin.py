@@ -44,7 +44,8 @@ def test_admin_creates_year_and_opens_a_round(app, client, auth, db_session) -> 
     year = db_session.scalar(select(SchoolYear).where(SchoolYear.school_id == school.id))
     form = db_session.scalar(select(ConsentForm).where(ConsentForm.school_year_id == year.id))
     assert form.version == 1 and "face_matching" in form.purposes
-    response = client.post("/consent/rounds", data={"csrf_token": token, "form_id": form.id, "valid_days": 30})
+    response = client.post("/consent/rounds", data={"csrf_token": token, "form_id": form.id,
+                                                    "audience": "everyone", "reminder_max": 0})
     assert response.status_code == 302
     links = db_session.scalars(select(ConsentLink).where(ConsentLink.school_id == school.id)).all()
     # One per guardian-child pair, one for the 16+ student, none for the child without guardians.
@@ -116,8 +117,11 @@ def test_coverage_counts_reminders_and_csv(app, client, auth, db_session) -> Non
     assert "Nora" in html and 'id="matrix"' in html
     assert "Mila" not in html.split('id="remind"')[1]  # answered: not on the reminder list
     counts = viewer.get("/coverage/export.csv?kind=counts").get_data(as_text=True)
-    assert "2A;website.photo;1;0;0;1" in counts and "1B;website.photo;0;0;1;1" in counts
-    assert "2A;social_media.photo;0;1;0;1" in counts
+    # Purposes in words, not codes (the export is read by people).
+    assert "2A;School website — Photos;1;0;0;1" in counts
+    assert "1B;School website — Photos;0;0;1;1" in counts
+    assert "2A;School social media accounts — Photos;0;1;0;1" in counts
+    assert "website.photo" not in counts
     remind = viewer.get("/coverage/export.csv?kind=remind").get_data(as_text=True)
     assert "nora.parent@example.org" in remind and "Mila" not in remind
     assert db_session.scalar(select(func.count()).select_from(AuditEvent)

@@ -23,7 +23,7 @@ PURPOSES = ["website.photo", "social_media.photo", "face_matching"]
 
 
 def setup_round(db_session: Any, app: Any, *, dob: date = date(2013, 5, 1),
-                valid_days: int = 30, year_start: date | None = None) -> tuple[Any, Any, ConsentLink]:
+                year_start: date | None = None) -> tuple[Any, Any, ConsentLink]:
     """A school with a round open today; ``year_start``: the day its school years begin."""
     school = factories.school(db_session)
     if year_start is not None:
@@ -39,7 +39,7 @@ def setup_round(db_session: Any, app: Any, *, dob: date = date(2013, 5, 1),
                                school_year_id=year.id, title="Beeldmateriaal", wording="Mogen wij...",
                                purposes=PURPOSES, now=opened)
     open_round(db_session, actor=Actor.system("t"), school_id=school.id, school_year_id=year.id,
-               form_id=form.id, valid_days=valid_days,
+               form_id=form.id,
                ctx=LinkContext("http://localhost", app.config["SECRET_KEY"]), now=now)
     db_session.commit()
     link = db_session.scalar(select(ConsentLink).where(ConsentLink.person_id == child.id))

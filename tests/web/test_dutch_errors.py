@@ -32,3 +32,18 @@ def test_the_api_keeps_its_english_messages(app) -> None:
         response = app.make_response(app.handle_user_exception(NotFound("Person not found.")))
     assert response.status_code == 404
     assert response.get_json()["message"] == "Person not found."
+
+
+@pytest.mark.parametrize(("lang", "shown"), [
+    ("nl", "Er bestaat al een gebruiker met e-mailadres a@b.nl."),
+    ("en", "A user with e-mail a@b.nl already exists."),
+])
+def test_a_message_with_values_is_translated_with_its_values(app, lang, shown) -> None:
+    """Services pass values beside the msgid, so the sentence is translated, not an f-string."""
+    from consentflow.errors import InvalidInput, user_message
+
+    err = InvalidInput("A user with e-mail %(email)s already exists.", email="a@b.nl")
+    assert err.message == "A user with e-mail a@b.nl already exists."  # the API's English
+    with app.test_request_context("/"):
+        session["lang"] = lang
+        assert user_message(err) == shown

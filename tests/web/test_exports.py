@@ -90,8 +90,8 @@ def test_coverage_export_escapes_class_names_and_sanitises_the_file_name(app, cl
 
     counts = viewer.get("/coverage/export.csv?kind=counts").get_data(as_text=True)
     rows = list(csv.reader(io.StringIO(counts.lstrip("\ufeff")), delimiter=";"))
-    assert ["'=1+1", "website.photo", "1", "0", "0", "1"] in rows
-    assert ["'@cmd", "website.photo", "0", "0", "1", "1"] in rows
+    assert ["'=1+1", "School website — Photos", "1", "0", "0", "1"] in rows
+    assert ["'@cmd", "School website — Photos", "0", "0", "1", "1"] in rows
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
     remind = viewer.get("/coverage/export.csv?kind=remind").get_data(as_text=True)
     remind_rows = list(csv.reader(io.StringIO(remind.lstrip("\ufeff")), delimiter=";"))
