@@ -29,9 +29,6 @@ DONE_STATES = ("needs_review", "approved", "published", "rejected", "withdrawn")
 REPROCESSABLE = ("uploaded", "processing", "failed", "needs_review")
 # A file that passed no check because storing it failed (disk, database): try again.
 NOT_STORED = "The file could not be stored; please try again."
-# Shown on the photo until video redaction exists (SPEC §4.1).
-VIDEO_NOTE = ("Video: manual review required — faces are not detected or blurred "
-              "automatically")
 
 
 def create_album(
@@ -86,13 +83,13 @@ class UploadResult:
     message: str = ""
     # Other albums of the school that already hold the same image.
     also_in_albums: tuple[int, ...] = ()
-    # A video is stored for manual review only: never queued for face processing.
+    # A video is queued like a photo; its faces are followed through time.
     video: bool = False
 
     @property
     def needs_processing(self) -> bool:
         """True if the caller must enqueue ``process_photo`` after committing."""
-        return self.status == "accepted" and not self.video
+        return self.status == "accepted"
 
     @property
     def ok(self) -> bool:
@@ -118,9 +115,8 @@ def upload_photo(
     ``also_in_albums`` names only the other albums the uploader may open
     (``roles`` are theirs; ``None`` is the system: CLI, demo).
 
-    A video (recognised by its container, not its name) is stored the same
-    way but goes straight to ``needs_review`` with ``VIDEO_NOTE``: nothing
-    detects or blurs faces in it, so only a person may look at it.
+    A video (recognised by its container, not its name) is stored and
+    queued the same way; the worker follows its faces through time.
     """
     name = clean_name(filename)
     info: ValidatedImage | ValidatedVideo
@@ -149,8 +145,7 @@ def upload_photo(
     photo = Photo(school_id=album.school_id, album_id=album.id, sha256=info.sha256,
                   storage_key=key, original_filename=name, media_type=info.media_type,
                   width=width, height=height, byte_size=info.byte_size,
-                  state="needs_review" if video else "uploaded",
-                  failure_reason=VIDEO_NOTE if video else None,
+                  state="uploaded",
                   uploaded_by_id=actor.id, uploaded_at=now)
     # Two simultaneous uploads of one image: the unique (album, sha256) makes
     # the second flush fail; the boundary rolls back and retries, and the
@@ -183,8 +178,6 @@ def upload_photos(
 def reprocess_photo(session: Session, actor: Actor, photo: Photo, *, now: datetime,
                     reason: str = "retry") -> Photo:
     """Queue a photo for processing again; reviewer decisions are kept, detections replaced."""
-    if is_video_type(photo.media_type):
-        raise InvalidState("Videos are not processed automatically; review the video by hand.")
     if photo.state not in REPROCESSABLE:
         raise InvalidState(f"A photo that is {photo.state} is not processed again.")
     photo.state = "uploaded"

@@ -10,20 +10,25 @@ status page and ``flask photos reprocess --stale`` also trigger it.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 from flask import current_app
+from sqlalchemy import update
 
 from consentflow.audit.service import Actor
 from consentflow.extensions import db
 from consentflow.faces.engine import EngineSettings
-from consentflow.faces.matching import MatchThresholds
+from consentflow.faces.matching import MatchThresholds, ReferenceIndex
 from consentflow.jobs import enqueue, job
 from consentflow.models import Photo, utcnow
-from consentflow.photos import processing, rematch
+from consentflow.photos import processing, rematch, video
+from consentflow.photos.imaging import is_video_type
 from consentflow.photos.crypto import cipher_from_config
 from consentflow.photos.enrol import reference_index
 from consentflow.photos.storage import storage_from_config
+from consentflow.video.analyse import VideoSettings
+from consentflow.video.decode import VideoLimits
 
 log = logging.getLogger("consentflow.photos")
 
@@ -63,14 +68,20 @@ def process_photo(photo_id: int) -> str:
     try:
         if not photo.storage_key:
             raise processing.PermanentFailure("The original file is no longer stored.")
+        storage = storage_from_config(current_app.config)
         try:
-            data = storage_from_config(current_app.config).read(photo.storage_key)
+            # A video is read by FFmpeg from a file copy, never held in memory.
+            data = b"" if is_video_type(photo.media_type) else storage.read(photo.storage_key)
+            if not storage.exists(photo.storage_key):
+                raise FileNotFoundError(photo.storage_key)
         except FileNotFoundError as err:
             raise processing.PermanentFailure("The original file is missing from storage.") from err
         cipher = cipher_from_config(current_app.config)
         school = processing.school_of(session, photo_id)
         index = reference_index(session, school, cipher, now.date()) if school else None
         session.commit()  # no transaction stays open during the face work
+        if is_video_type(photo.media_type):
+            return _process_video(claim, photo.storage_key, index)
         results = processing.analyse(data, settings, index, limits)
     except processing.PermanentFailure as err:
         session.rollback()
@@ -92,6 +103,45 @@ def process_photo(photo_id: int) -> str:
     if not recorded:
         session.rollback()
         log.warning("photo %s: claim lost to another worker; nothing recorded", photo_id)
+        return "lost"
+    return "done"
+
+
+def video_settings() -> VideoSettings:
+    """The video engine's settings (its own detector tuning; see video.analyse)."""
+    return VideoSettings()
+
+
+def _process_video(claim: processing.Claim, key: str, index: ReferenceIndex | None) -> str:
+    """The video branch of ``process_photo``: same claim, video engine, tracks recorded as faces.
+
+    Progress (frames done / expected) is written in short transactions of
+    its own about once a second, so the album page can show a bar.
+    """
+    session = db.session
+    storage = storage_from_config(current_app.config)
+    settings, limits = video_settings(), thresholds()
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] < 1.0:
+            return
+        last[0] = now
+        session.execute(update(Photo).where(Photo.id == claim.photo_id, Photo.state == "processing")
+                        .values(progress_done=done, progress_total=total or None)
+                        .execution_options(synchronize_session=False))
+        session.commit()
+
+    with video.local_copy(storage, key) as path:
+        result = video.analyse_stored_video(path, settings, VideoLimits(), index,
+                                            limits, progress)
+    cipher = cipher_from_config(current_app.config)
+    recorded = video.record_video_result(session, claim, result, storage=storage, cipher=cipher,
+                                         settings=settings, thresholds=limits, now=utcnow())
+    if not recorded:
+        session.rollback()
+        log.warning("video %s: claim lost to another worker; nothing recorded", claim.photo_id)
         return "lost"
     return "done"
 

@@ -30,7 +30,7 @@ from consentflow.errors import InvalidState
 from consentflow.models import Photo, PhotoPurpose
 from consentflow.publish.service import (
     _channel,
-    _refuse_video,
+    _check_renderable,
     live_publication,
     release_claim,
 )
@@ -51,7 +51,7 @@ def request_publication(session: Session, *, actor: Actor, school_id: int, photo
     """Claim an approved purpose for publication (approved -> publishing), once."""
     channel = _channel(channel)
     photo = get_photo(session, school_id, photo_id)
-    _refuse_video(photo)
+    _check_renderable(photo)
     pp = purpose_row(session, photo.id, channel)
     if live_publication(session, photo.id, channel) is not None:
         raise InvalidState("This photo is already published for this purpose.")

@@ -9,9 +9,13 @@ refuses a second live publication, so there is never more than one.
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
+import time
 from datetime import timedelta
 
 from flask import current_app
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from consentflow.audit.service import Actor
@@ -21,9 +25,13 @@ from consentflow.jobs import enqueue, job
 from consentflow.models import Photo, PhotoPurpose, User, utcnow
 from consentflow.photos.crypto import FaceKeyError, cipher_from_config
 from consentflow.photos.storage import storage_from_config
-from consentflow.photos.tasks import engine_settings, thresholds
+from consentflow.photos.imaging import is_video_type
+from consentflow.photos.tasks import engine_settings, thresholds, video_settings
+from consentflow.photos.video import local_copy
 from consentflow.publish import background
+from consentflow.publish import video as publish_video
 from consentflow.publish.service import ClaimLost, PublicationRefused, publish_photo
+from consentflow.video.decode import VideoRejected
 
 log = logging.getLogger("consentflow.publish")
 
@@ -59,12 +67,16 @@ def publish_purpose(purpose_id: int) -> str:
     photo = session.get(Photo, pp.photo_id)
     assert photo is not None
     try:
-        publish_photo(
-            session, actor=actor, school_id=photo.school_id, photo_id=photo.id, channel=pp.purpose,
-            storage=storage_from_config(current_app.config), now=utcnow(), cipher=_cipher(),
-            settings=engine_settings(), channel_note=pp.publish_note,
-            tolerance=thresholds().loose, still_ours=lambda: background.run_still_ours(session, run),
-        )
+        if is_video_type(photo.media_type):
+            _publish_video(run, pp, photo, actor)
+        else:
+            publish_photo(
+                session, actor=actor, school_id=photo.school_id, photo_id=photo.id,
+                channel=pp.purpose, storage=storage_from_config(current_app.config), now=utcnow(),
+                cipher=_cipher(), settings=engine_settings(), channel_note=pp.publish_note,
+                tolerance=thresholds().loose,
+                still_ours=lambda: background.run_still_ours(session, run),
+            )
         session.commit()
     except PublicationRefused:
         session.commit()  # keep the refusal and the faces that caused it
@@ -77,7 +89,7 @@ def publish_purpose(purpose_id: int) -> str:
         session.rollback()  # uq_publication_live: another run published it first
         log.warning("publication of purpose %s: already published by another run", purpose_id)
         return "lost"
-    except DomainError as err:
+    except (DomainError, VideoRejected) as err:
         session.rollback()
         background.record_failure(session, purpose_id, err.message, utcnow(), actor)
         session.commit()
@@ -94,6 +106,42 @@ def publish_purpose(purpose_id: int) -> str:
         session.commit()
         raise
     return "published"
+
+
+def _publish_video(run: background.Run, pp: PhotoPurpose, photo: Photo, actor: Actor) -> None:
+    """The video branch: plan in a transaction, render and check outside one, then record.
+
+    Progress (frames rendered and checked / to do) is written in short
+    transactions of its own about once a second, for the page's bar.
+    """
+    session = db.session
+    storage = storage_from_config(current_app.config)
+    purpose_id, school_id, note = pp.id, photo.school_id, pp.publish_note
+    plan = publish_video.prepare_video(session, actor=actor, school_id=school_id,
+                                       photo_id=photo.id, channel=pp.purpose, storage=storage,
+                                       now=utcnow(), cipher=_cipher())
+    session.commit()  # nothing was written; no transaction stays open while FFmpeg works
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] < 1.0:
+            return
+        last[0] = now
+        session.execute(update(PhotoPurpose).where(PhotoPurpose.id == purpose_id)
+                        .values(render_done=min(done, total), render_total=total)
+                        .execution_options(synchronize_session=False))
+        session.commit()
+
+    with local_copy(storage, plan.storage_key) as source, \
+            tempfile.TemporaryDirectory(prefix="cf-render-") as folder:
+        result = publish_video.render_and_check(
+            plan, source, os.path.join(folder, "published.mp4"), video_settings(),
+            thresholds().loose, progress=progress)
+        publish_video.record_video_publication(
+            session, actor=actor, school_id=school_id, plan=plan, result=result, storage=storage,
+            now=utcnow(), channel_note=note,
+            still_ours=lambda: background.run_still_ours(session, run))
 
 
 @job("recover_stale_publications", retries=0, every_minutes=5)

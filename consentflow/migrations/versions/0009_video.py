@@ -6,6 +6,7 @@
 - photo_purpose.keep_audio: the reviewer's wish to keep a video's sound
   (existing rows: false, i.e. dropped); render_done / render_total: frames
   rendered and checked during publication.
+- publication.video_snapshot: for a video, the sound decision and the check.
 
 Revision ID: 0009_video
 Revises: 0005
@@ -46,6 +47,8 @@ def upgrade():
     with op.batch_alter_table("photo") as batch_op:
         batch_op.add_column(sa.Column("progress_done", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("progress_total", sa.Integer(), nullable=True))
+    with op.batch_alter_table("publication") as batch_op:
+        batch_op.add_column(sa.Column("video_snapshot", sa.JSON(), nullable=True))
     with op.batch_alter_table("photo_purpose") as batch_op:
         batch_op.add_column(sa.Column("keep_audio", sa.Boolean(), nullable=False,
                                       server_default=sa.false()))
@@ -58,6 +61,8 @@ def downgrade():
         batch_op.drop_column("render_total")
         batch_op.drop_column("render_done")
         batch_op.drop_column("keep_audio")
+    with op.batch_alter_table("publication") as batch_op:
+        batch_op.drop_column("video_snapshot")
     with op.batch_alter_table("photo") as batch_op:
         batch_op.drop_column("progress_total")
         batch_op.drop_column("progress_done")
