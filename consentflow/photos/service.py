@@ -194,8 +194,7 @@ def reprocess_photo(session: Session, actor: Actor, photo: Photo, *, now: dateti
 def photos_to_reprocess(session: Session, school_id: int | None = None, *,
                         album_id: int | None = None, photo_id: int | None = None,
                         failed_only: bool = False) -> list[Photo]:
-    stmt = select(Photo).where(Photo.state.in_(REPROCESSABLE),
-                               Photo.media_type.not_like("video/%"))
+    stmt = select(Photo).where(Photo.state.in_(REPROCESSABLE))
     if school_id is not None:
         stmt = stmt.where(Photo.school_id == school_id)
     if album_id is not None:
@@ -265,6 +264,15 @@ def _progress(session: Session, scope: Any) -> AlbumProgress:
         processing=counts.get("processing", 0),
         done=sum(counts.get(s, 0) for s in DONE_STATES), failed=counts.get("failed", 0),
         faces=int(faces), failures=failures)
+
+
+def video_progress(session: Session, album_id: int) -> dict[int, int]:
+    """Percent of frames analysed per video of the album that is queued or being processed."""
+    rows = session.execute(select(Photo.id, Photo.progress_done, Photo.progress_total).where(
+        Photo.album_id == album_id, Photo.state.in_(("uploaded", "processing")),
+        Photo.media_type.like("video/%")))
+    return {int(pid): (min(100, round(100 * (done or 0) / total)) if total else 0)
+            for pid, done, total in rows}
 
 
 def get_photo_in_album(session: Session, album: Album, photo_id: int) -> Photo:

@@ -15,7 +15,7 @@ import time
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from consentflow.audit.service import Actor
@@ -142,6 +142,43 @@ def _publish_video(run: background.Run, pp: PhotoPurpose, photo: Photo, actor: A
             session, actor=actor, school_id=school_id, plan=plan, result=result, storage=storage,
             now=utcnow(), channel_note=note,
             still_ours=lambda: background.run_still_ours(session, run))
+
+
+@job("render_video_preview", retries=1, retry_delay=10)
+def render_video_preview(photo_id: int, channel: str) -> str:
+    """Render the reviewer's redacted preview of a video for one channel (idempotent by key)."""
+    session = db.session
+    photo = session.get(Photo, photo_id)
+    if photo is None:
+        return "skipped"
+    storage = storage_from_config(current_app.config)
+    plan = publish_video.plan_preview(session, school_id=photo.school_id, photo_id=photo_id,
+                                      channel=channel, storage=storage, now=utcnow())
+    pp_id = session.scalar(select(PhotoPurpose.id).where(PhotoPurpose.photo_id == photo_id,
+                                                         PhotoPurpose.purpose == channel))
+    session.commit()  # nothing was written; nothing stays open while FFmpeg works
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if pp_id is None or now - last[0] < 1.0:
+            return
+        last[0] = now
+        session.execute(update(PhotoPurpose).where(PhotoPurpose.id == pp_id)
+                        .values(render_done=min(done, total), render_total=total)
+                        .execution_options(synchronize_session=False))
+        session.commit()
+
+    try:
+        publish_video.render_preview(plan, storage, progress)
+    finally:
+        # Done or failed: the page stops showing a preview "being made".
+        session.rollback()
+        session.execute(update(PhotoPurpose).where(PhotoPurpose.id == pp_id)
+                        .values(render_done=None, render_total=None)
+                        .execution_options(synchronize_session=False))
+        session.commit()
+    return "done"
 
 
 @job("recover_stale_publications", retries=0, every_minutes=5)

@@ -21,6 +21,10 @@ no transaction stays open while FFmpeg works (the job commits between them):
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+import hashlib
+import json
+import os
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,7 +37,7 @@ from consentflow.errors import InvalidState
 from consentflow.faces.matching import ReferenceIndex
 from consentflow.models import Face, Photo, PhotoPurpose, Publication
 from consentflow.photos.storage import Storage, content_key
-from consentflow.photos.video import clock, load_track_boxes, video_tracks
+from consentflow.photos.video import clock, load_track_boxes, local_copy, video_tracks
 from consentflow.publish.redact import Box
 from consentflow.publish.service import (
     PUBLISHABLE,
@@ -49,6 +53,7 @@ from consentflow.publish.service import (
     release_claim,
 )
 from consentflow.review.rules import FaceDecision, decide_photo, resolve_faces
+from consentflow.review.crops import derived_prefix
 from consentflow.review.service import check_version, get_photo, purpose_row
 from consentflow.video.analyse import VideoSettings
 from consentflow.video.decode import VideoInfo, VideoLimits, probe_video
@@ -101,28 +106,14 @@ def _blurred_track(face: Face, track_number: int, fps: float, boxes: dict[int, B
     return Track(id=track_number, fps=fps, boxes=boxes, detections=(), encodings=encodings)
 
 
-def prepare_video(session: Session, *, actor: Actor, school_id: int, photo_id: int, channel: str,
-                  storage: Storage, now: datetime, cipher: Any = None) -> VideoPlan:
-    """Re-check consent and build the render plan; refuses as ``publish_photo`` does."""
-    channel = _channel(channel)
-    photo = get_photo(session, school_id, photo_id)
-    pp = purpose_row(session, photo.id, channel)
-    if pp.status not in PUBLISHABLE or photo.state not in {"approved", "published"}:
-        raise InvalidState("Approve the photo for this purpose before publishing it.")
-    if photo.storage_key is None:
-        raise InvalidState("The original of this photo no longer exists.")
-    if live_publication(session, photo.id, channel) is not None:
-        raise InvalidState("This photo is already published for this purpose.")
-    approved_at = pp.decided_at or now
-    resolved = resolve_faces(session, photo.id)
-    decisions = decide_photo(session, resolved, [channel], now.date())[channel]
-    at_approval = decide_photo(session, resolved, [channel], approved_at.date())[channel]
-    identified = {d.resolved.person_id for d in decisions if d.resolved.person_id}
-    if _consent_changed_since(session, identified, approved_at) or [
-        (d.decision, d.consent_record_id) for d in decisions
-    ] != [(d.decision, d.consent_record_id) for d in at_approval]:
-        raise _send_back(session, actor, photo, pp, "consent_changed", now)
-    tracks = video_tracks(session, photo.id)
+def blur_plan(session: Session, storage: Storage, decisions: Sequence[FaceDecision],
+              cipher: Any = None) -> tuple[dict[int, list[Box]], list[Track], set[int]]:
+    """Frame -> boxes to blur, the blurred tracks (for the check) and who they may be.
+
+    Every track whose decision is not "show" is blurred on every frame it
+    covers; a blurred face without stored frames stops everything.
+    """
+    tracks = video_tracks(session, decisions[0].resolved.face.photo_id) if decisions else {}
     blur: dict[int, list[Box]] = {}
     blurred: list[Track] = []
     maybe_people: set[int] = set()
@@ -144,6 +135,99 @@ def prepare_video(session: Session, *, actor: Actor, school_id: int, photo_id: i
         r = d.resolved
         maybe_people.update(p for p in (r.person_id, r.suggested_person_id,
                                         *(c.get("person_id") for c in r.candidates)) if p)
+    return blur, blurred, maybe_people
+
+
+def preview_key(session: Session, photo: Photo, channel: str, now: datetime) -> tuple[str, bool]:
+    """Storage key of the redacted preview for the CURRENT decisions, and whether sound stays.
+
+    The key changes with anything that changes the render (which tracks are
+    blurred, the sound), so a stored preview is never one of older decisions.
+    """
+    channel = _channel(channel)
+    decisions = decide_photo(session, resolve_faces(session, photo.id), [channel], now.date())[channel]
+    pp = purpose_row(session, photo.id, channel)
+    audio = audio_kept(bool(pp.keep_audio), decisions)
+    tracks = video_tracks(session, photo.id)
+    blurred = sorted(tracks[d.resolved.face.id].id for d in decisions
+                     if d.decision != "show" and d.resolved.face.id in tracks)
+    digest = hashlib.sha256(json.dumps([channel, audio, blurred, len(decisions)]).encode())
+    return f"{derived_prefix(photo)}preview_{digest.hexdigest()[:16]}.mp4", audio
+
+
+def preview_status(session: Session, storage: Storage, photo: Photo, channel: str,
+                   now: datetime) -> tuple[str, str, int]:
+    """("ready" | "rendering" | "missing", storage key, percent) of the current decisions' preview."""
+    key, _audio = preview_key(session, photo, channel, now)
+    if storage.exists(key):
+        return "ready", key, 100
+    pp = purpose_row(session, photo.id, _channel(channel))
+    if pp.render_done is not None and pp.status != "publishing":
+        total = pp.render_total or 0
+        return "rendering", key, (5 + int(90 * pp.render_done / total)) if total else 5
+    return "missing", key, 0
+
+
+@dataclass(frozen=True)
+class PreviewPlan:
+    key: str
+    source_key: str
+    blur: dict[int, list[Box]]
+    audio: bool
+
+
+def plan_preview(session: Session, *, school_id: int, photo_id: int, channel: str,
+                 storage: Storage, now: datetime) -> PreviewPlan:
+    """What the reviewer's preview renders: the current decisions, blurred as at publication."""
+    photo = get_photo(session, school_id, photo_id)
+    if photo.storage_key is None:
+        raise InvalidState("The original of this photo no longer exists.")
+    key, audio = preview_key(session, photo, channel, now)
+    decisions = decide_photo(session, resolve_faces(session, photo.id), [channel], now.date())[channel]
+    blur, _, _ = blur_plan(session, storage, decisions)
+    return PreviewPlan(key, photo.storage_key, blur, audio)
+
+
+def render_preview(plan: PreviewPlan, storage: Storage,
+                   progress: Callable[[int, int], None] | None = None) -> str:
+    """Render and store the preview (not checked, never published); no database work."""
+    if storage.exists(plan.key):
+        return plan.key
+    with local_copy(storage, plan.source_key) as source, \
+            tempfile.TemporaryDirectory(prefix="cf-preview-") as folder:
+        info = probe_video(source)
+        total = max(1, round((info.duration or 0) * info.fps))
+        dest = os.path.join(folder, "preview.mp4")
+        render_video(source, dest, info, plan.blur, keep_audio=plan.audio,
+                     progress=(lambda done: progress(done, total)) if progress else None)
+        with open(dest, "rb") as handle:
+            storage.put_at(plan.key, handle.read())
+    return plan.key
+
+
+def prepare_video(session: Session, *, actor: Actor, school_id: int, photo_id: int, channel: str,
+                  storage: Storage, now: datetime, cipher: Any = None) -> VideoPlan:
+    """Re-check consent and build the render plan; refuses as ``publish_photo`` does."""
+    channel = _channel(channel)
+    photo = get_photo(session, school_id, photo_id)
+    pp = purpose_row(session, photo.id, channel)
+    if pp.status not in PUBLISHABLE or photo.state not in {"approved", "published"}:
+        raise InvalidState("Approve the photo for this purpose before publishing it.")
+    if photo.storage_key is None:
+        raise InvalidState("The original of this photo no longer exists.")
+    if live_publication(session, photo.id, channel) is not None:
+        raise InvalidState("This photo is already published for this purpose.")
+    approved_at = pp.decided_at or now
+    resolved = resolve_faces(session, photo.id)
+    decisions = decide_photo(session, resolved, [channel], now.date())[channel]
+    at_approval = decide_photo(session, resolved, [channel], approved_at.date())[channel]
+    identified = {d.resolved.person_id for d in decisions if d.resolved.person_id}
+    if _consent_changed_since(session, identified, approved_at) or [
+        (d.decision, d.consent_record_id) for d in decisions
+    ] != [(d.decision, d.consent_record_id) for d in at_approval]:
+        raise _send_back(session, actor, photo, pp, "consent_changed", now)
+    blur, blurred, maybe_people = blur_plan(session, storage, decisions, cipher)
+    tracks = video_tracks(session, photo.id)
     try:
         references = _references(session, maybe_people, cipher)
     except KeyError as err:
@@ -214,6 +298,7 @@ def record_video_publication(
     """Store and record the checked video, or refuse (leak -> back to review with track and time)."""
     photo = get_photo(session, school_id, plan.photo_id)
     pp = purpose_row(session, photo.id, plan.channel)
+    pp.render_done = pp.render_total = None  # the run is over either way
     if not result.check.passed:
         refusal = _send_back(session, actor, photo, pp, "leak", now)
         pp.refusal = {"code": "video_leak", "message": leak_message(plan, result.check),
@@ -255,7 +340,6 @@ def record_video_publication(
     photo.failure_reason = None
     release_claim(pp)
     pp.refusal = None
-    pp.render_done = pp.render_total
     session.flush()
     record_event(
         session, actor=actor, action="video.published", object_type="publication",

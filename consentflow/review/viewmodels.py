@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from consentflow.models import Album, Face, FaceReview, Photo, PhotoPurpose, Publication
 from consentflow.photos.video import clock, video_tracks
+from consentflow.publish.video import audio_kept
 from consentflow.review.rules import (
     IDENTIFYING_KINDS,
     ResolvedFace,
@@ -195,6 +196,10 @@ def photo_page(session: Session, photo: Photo, channel: str | None, today: date)
         "shown": sum(1 for d in by_channel[c] if d.decision == "show"),
         "blurred": sum(1 for d in by_channel[c] if d.decision != "show"),
         "publication": live.get(c),
+        "keep_audio": bool(purposes[c].keep_audio) if c in purposes else False,
+        # The sound rule's outcome now (the reviewer's wish AND everyone shown).
+        "audio_kept": audio_kept(bool(purposes[c].keep_audio) if c in purposes else False,
+                                 by_channel[c]),
     } for c in channels]
     prev_id, next_id = neighbours(session, photo)
     return {
@@ -203,6 +208,9 @@ def photo_page(session: Session, photo: Photo, channel: str | None, today: date)
         "active_channel": active, "consent_rows": consent_rows, "channel_names": channels,
         "prev_id": prev_id, "next_id": next_id,
         "attention": sum(1 for f in faces if f["needs_attention"]),
+        "is_video": medium_of(photo) == "video",
+        "progress_percent": (round(100 * (photo.progress_done or 0) / photo.progress_total)
+                             if photo.progress_total else 0),
     }
 
 
