@@ -14,16 +14,27 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from consentflow.consent.service import record_consent
 from consentflow.faces.matching import MatchThresholds
 from consentflow.jobs import enqueue
-from consentflow.models import AuditEvent, Face, PhotoPurpose, Publication, VideoTrack, utcnow
+from consentflow.models import (
+    AuditEvent,
+    Face,
+    PhotoPurpose,
+    Publication,
+    TakedownTask,
+    VideoTrack,
+    utcnow,
+)
 from consentflow.photos.storage import storage_from_config
+from consentflow.privacy.service import erase_person, remaining_encodings, subject_access_data
 from consentflow.publish.background import request_publication
 from consentflow.publish.service import approve_purpose
 from consentflow.publish.video import set_keep_audio
+from consentflow.review.crops import crop_key
 from consentflow.review.rules import decide_photo, resolve_faces
 from consentflow.review.service import record_review
-from tests.jobs.photo_helpers import enrol, photo, run_jobs, upload
+from tests.jobs.photo_helpers import ACTOR, enrol, photo, run_jobs, upload
 from tests.jobs.video_helpers import (
     frame_distances,
     leaked_metadata,
@@ -151,3 +162,44 @@ def test_sound_is_kept_only_when_asked_and_everyone_may_be_in_the_video(
     assert publication.video_snapshot["audio"]["kept"] is True
     assert leaked_metadata(meta) == []
     assert {e["decision"] for e in publication.snapshot} == {"show"}
+
+
+def test_withdrawing_video_consent_takes_the_video_down_and_export_and_erasure_cover_it(
+        app, db_session, clip_bytes):
+    w, video = _world(db_session, app, clip_bytes, biden_video=False)
+    publication = _review_and_publish(app, db_session, w, video, keep_audio=False)
+    at = utcnow()
+    # Withdrawing PHOTO consent does not touch the video; withdrawing VIDEO consent does.
+    record_consent(db_session, actor=ACTOR, person_id=w.obama.id, school_year_id=w.year.id,
+                   form_id=w.form.id, decisions={"website.photo": False, "website.video": True,
+                                                 "face_matching": True},
+                   signer_kind="self", signer_guardian_id=None, signer_name=None,
+                   method="in_person", signed_at=at, evidence=None, evidence_filename=None,
+                   storage_dir=app.config["STORAGE_DIR"], now=at)
+    db_session.flush()
+    assert db_session.scalars(select(TakedownTask)).all() == []
+    record_consent(db_session, actor=ACTOR, person_id=w.obama.id, school_year_id=w.year.id,
+                   form_id=w.form.id, decisions={"website.photo": False, "website.video": False,
+                                                 "face_matching": True},
+                   signer_kind="self", signer_guardian_id=None, signer_name=None,
+                   method="in_person", signed_at=at, evidence=None, evidence_filename=None,
+                   storage_dir=app.config["STORAGE_DIR"], now=at + timedelta(seconds=1))
+    db_session.flush()
+    [task] = db_session.scalars(select(TakedownTask)).all()
+    assert (task.publication_id, task.person_id) == (publication.id, w.obama.id)
+    # Subject access lists the video, its seconds and the publication.
+    data = subject_access_data(db_session, w.school.id, w.obama.id)
+    [seen] = [p for p in data["photos_matched"] if p["photo_id"] == video.id]
+    assert seen["media"] == "video" and seen["seconds"][1] > 2.0
+    assert [p["media"] for p in data["publications"]] == ["video"]
+    # Erasure removes the track encodings and the crops and frame boxes of the video.
+    storage = storage_from_config(app.config)
+    track = next(t for t in _tracks(db_session, video.id) if t.face.matched_person_id == w.biden.id)
+    crop = crop_key(video, track.face)
+    assert storage.exists(crop) and storage.exists(track.boxes_key)
+    erase_person(db_session, actor=ACTOR, school_id=w.school.id, person_id=w.biden.id,
+                 now=utcnow(), storage=storage)
+    db_session.flush()
+    assert remaining_encodings(db_session, w.school.id, w.biden.id) == 0
+    assert db_session.get(Face, track.face_id).encoding_encrypted is None
+    assert not storage.exists(crop) and not storage.exists(track.boxes_key)
