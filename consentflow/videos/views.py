@@ -21,7 +21,8 @@ from consentflow.models import Photo, PhotoPurpose, Publication, utcnow
 from consentflow.models.consent import CHANNELS
 from consentflow.photos.imaging import is_video_type
 from consentflow.photos.storage import storage_from_config
-from consentflow.publish.video import preview_status, set_keep_audio
+from consentflow.publish import video as video_service
+from consentflow.publish.video import set_keep_audio
 from consentflow.review.forms import VersionedForm
 
 bp = Blueprint("videos", __name__, url_prefix="/videos")
@@ -88,7 +89,7 @@ def make_preview(photo_id: int, channel: str) -> Any:
 
 
 def _preview_state(found: Photo, channel: str) -> tuple[str, str, int]:
-    return preview_status(db.session, storage_from_config(current_app.config), found, channel,
+    return video_service.preview_status(db.session, storage_from_config(current_app.config), found, channel,
                           utcnow())
 
 
