@@ -8,6 +8,7 @@ PyAV for sound and metadata, the project's detector and matcher per frame.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,11 +27,20 @@ from consentflow.models import (
     VideoTrack,
     utcnow,
 )
+from consentflow.photos.crypto import cipher_from_config
 from consentflow.photos.storage import storage_from_config
 from consentflow.privacy.service import erase_person, remaining_encodings, subject_access_data
 from consentflow.publish.background import request_publication
 from consentflow.publish.service import approve_purpose
-from consentflow.publish.video import set_keep_audio
+from consentflow.photos.video import local_copy
+from consentflow.publish.service import PublicationRefused
+from consentflow.publish.video import (
+    prepare_video,
+    record_video_publication,
+    render_and_check,
+    set_keep_audio,
+)
+from consentflow.video.analyse import VideoSettings
 from consentflow.review.crops import crop_key
 from consentflow.review.rules import decide_photo, resolve_faces
 from consentflow.review.service import record_review
@@ -203,3 +213,42 @@ def test_withdrawing_video_consent_takes_the_video_down_and_export_and_erasure_c
     assert remaining_encodings(db_session, w.school.id, w.biden.id) == 0
     assert db_session.get(Face, track.face_id).encoding_encrypted is None
     assert not storage.exists(crop) and not storage.exists(track.boxes_key)
+
+
+def test_a_render_that_leaves_a_face_recognisable_is_refused_naming_track_and_time(
+        app, db_session, clip_bytes, tmp_path: Path):
+    """The check runs on the rendered file: a render without blur is caught and nothing published."""
+    w, video = _world(db_session, app, clip_bytes, biden_video=False)
+    now = utcnow()
+    for face in db_session.scalars(select(Face).where(Face.photo_id == video.id)):
+        record_review(db_session, actor=w.actor, school_id=w.school.id, face_id=face.id,
+                      kind="confirm", expected_version=None, now=now - timedelta(hours=2))
+    approve_purpose(db_session, actor=w.actor, school_id=w.school.id, photo_id=video.id,
+                    channel=WEB, expected_version=None, now=now - timedelta(hours=1))
+    storage = storage_from_config(app.config)
+    plan = prepare_video(db_session, actor=w.actor, school_id=w.school.id, photo_id=video.id,
+                         channel=WEB, storage=storage, now=now,
+                         cipher=cipher_from_config(app.config))
+    biden_track = next(t.number for t in _tracks(db_session, video.id)
+                       if t.face.matched_person_id == w.biden.id)
+    assert [t.id for t in plan.blurred_tracks] == [biden_track]
+    # Simulate a renderer that forgot the blur: the check must catch it on the file.
+    broken = replace(plan, blur={})
+    with local_copy(storage, plan.storage_key) as source:
+        result = render_and_check(broken, source, str(tmp_path / "out.mp4"), VideoSettings(),
+                                  MatchThresholds.defaults().loose)
+    assert not result.check.passed
+    with pytest.raises(PublicationRefused) as refused:
+        record_video_publication(db_session, actor=w.actor, school_id=w.school.id, plan=plan,
+                                 result=result, storage=storage, now=utcnow())
+    assert f"track {biden_track} at 0:0" in str(refused.value)
+    db_session.commit()
+    pp = db_session.scalar(select(PhotoPurpose).where(PhotoPurpose.photo_id == video.id))
+    assert pp.status == "pending" and pp.refusal["code"] == "video_leak"
+    # On Biden's track's region, or resembling Biden's own portrait: nobody else.
+    assert {leak["track"] for leak in pp.refusal["leaks"]} - {None} == {biden_track}
+    assert {leak["person_id"] for leak in pp.refusal["leaks"]} - {None} <= {w.biden.id}
+    assert all(leak["time"] is not None for leak in pp.refusal["leaks"])
+    assert photo(db_session, video.id).state == "needs_review"
+    assert db_session.scalars(select(Publication)).all() == []
+    assert db_session.scalar(select(AuditEvent.id).where(AuditEvent.action == "video.leak"))
