@@ -64,6 +64,8 @@ class Photo(Base):
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
     processing_started_at: Mapped[datetime | None]
+    # A long job (a video) says it is alive; stale means neither start nor beat is recent.
+    heartbeat_at: Mapped[datetime | None]
     processed_at: Mapped[datetime | None]
     # Video analysis progress (frames decoded / frames expected), for the progress bar.
     progress_done: Mapped[int | None]
@@ -100,6 +102,8 @@ class PhotoPurpose(Base):
     publish_requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     publish_note: Mapped[str | None] = mapped_column(String(300))
     publish_started_at: Mapped[datetime | None]
+    # A long publication run (a video) says it is alive while it renders and checks.
+    publish_heartbeat_at: Mapped[datetime | None]
     publish_attempts: Mapped[int] = mapped_column(default=0)
     # The last refused or failed attempt: {"message": str, "leaks": [{face_id, box, reason, ...}]}.
     refusal: Mapped[dict[str, Any] | None]

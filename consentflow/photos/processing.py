@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from consentflow.audit.service import Actor, record_event
@@ -74,15 +74,31 @@ def claim_photo(session: Session, photo_id: int, *, now: datetime,
         update(Photo)
         .where(Photo.id == photo_id,
                or_(Photo.state == "uploaded",
-                   (Photo.state == "processing") & (Photo.processing_started_at < cutoff)))
-        .values(state="processing", processing_started_at=now, attempts=Photo.attempts + 1,
-                version=Photo.version + 1)
+                   (Photo.state == "processing") & (last_sign_of_life() < cutoff)))
+        .values(state="processing", processing_started_at=now, heartbeat_at=None,
+                attempts=Photo.attempts + 1, version=Photo.version + 1)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         return None
     attempts = session.scalar(select(Photo.attempts).where(Photo.id == photo_id))
     return Claim(photo_id, int(attempts or 0), now)
+
+
+def last_sign_of_life() -> Any:
+    """When a processing worker last showed it is alive: its start, or a later heartbeat."""
+    return func.coalesce(Photo.heartbeat_at, Photo.processing_started_at)
+
+
+def beat(session: Session, claim: Claim, now: datetime, values: dict[str, Any]) -> None:
+    """A long job (a video) says it still holds its claim, with its progress (caller commits)."""
+    session.execute(
+        update(Photo)
+        .where(Photo.id == claim.photo_id, Photo.state == "processing",
+               Photo.attempts == claim.attempts,
+               Photo.processing_started_at == claim.started_at)
+        .values(heartbeat_at=now, **values)
+        .execution_options(synchronize_session=False))
 
 
 def claim_still_ours(session: Session, claim: Claim, values: dict[str, Any]) -> bool:
@@ -216,7 +232,7 @@ def fail_exhausted(session: Session, photo_id: int, *, now: datetime,
     result = session.execute(
         update(Photo)
         .where(Photo.id == photo_id, Photo.state == "processing",
-               Photo.processing_started_at < now - stale_after, Photo.attempts >= MAX_ATTEMPTS)
+               last_sign_of_life() < now - stale_after, Photo.attempts >= MAX_ATTEMPTS)
         .values(state="failed", version=Photo.version + 1,
                 failure_reason="Processing stopped repeatedly (the worker was interrupted).")
         .execution_options(synchronize_session=False))
@@ -231,7 +247,7 @@ def find_stale_photos(session: Session, *, now: datetime, stale_after: timedelta
     # while legitimately; only much older ones are assumed lost from the queue.
     lost = now - stale_after * 6
     stmt = select(Photo.id).where(or_(
-        (Photo.state == "processing") & (Photo.processing_started_at < cutoff),
+        (Photo.state == "processing") & (last_sign_of_life() < cutoff),
         (Photo.state == "uploaded") & (Photo.uploaded_at < lost)
         & or_(Photo.processing_started_at.is_(None), Photo.processing_started_at < lost),
     ))

@@ -14,7 +14,6 @@ import time
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import update
 
 from consentflow.audit.service import Actor
 from consentflow.extensions import db
@@ -128,9 +127,8 @@ def _process_video(claim: processing.Claim, key: str, index: ReferenceIndex | No
         if now - last[0] < 1.0:
             return
         last[0] = now
-        session.execute(update(Photo).where(Photo.id == claim.photo_id, Photo.state == "processing")
-                        .values(progress_done=done, progress_total=total or None)
-                        .execution_options(synchronize_session=False))
+        processing.beat(session, claim, utcnow(),
+                        {"progress_done": done, "progress_total": total or None})
         session.commit()
 
     with video.local_copy(storage, key) as path:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from consentflow.audit.service import Actor, record_event
@@ -85,9 +85,9 @@ def claim_run(session: Session, purpose_id: int, *, now: datetime,
     result = session.execute(
         update(PhotoPurpose)
         .where(PhotoPurpose.id == purpose_id, PhotoPurpose.status == "publishing",
-               or_(PhotoPurpose.publish_started_at.is_(None),
-                   PhotoPurpose.publish_started_at < cutoff))
-        .values(publish_started_at=now, publish_attempts=PhotoPurpose.publish_attempts + 1)
+               or_(PhotoPurpose.publish_started_at.is_(None), last_sign_of_life() < cutoff))
+        .values(publish_started_at=now, publish_heartbeat_at=None,
+                publish_attempts=PhotoPurpose.publish_attempts + 1)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
@@ -95,6 +95,22 @@ def claim_run(session: Session, purpose_id: int, *, now: datetime,
     attempts = session.scalar(select(PhotoPurpose.publish_attempts)
                               .where(PhotoPurpose.id == purpose_id))
     return Run(purpose_id, int(attempts or 0), now)
+
+
+def last_sign_of_life() -> Any:
+    """When a publication run last showed it is alive: its start, or a later heartbeat."""
+    return func.coalesce(PhotoPurpose.publish_heartbeat_at, PhotoPurpose.publish_started_at)
+
+
+def beat(session: Session, run: Run, now: datetime, values: dict[str, Any]) -> None:
+    """A long run (a video) says it still holds its claim, with its progress (caller commits)."""
+    session.execute(
+        update(PhotoPurpose)
+        .where(PhotoPurpose.id == run.purpose_id, PhotoPurpose.status == "publishing",
+               PhotoPurpose.publish_attempts == run.attempts,
+               PhotoPurpose.publish_started_at == run.started_at)
+        .values(publish_heartbeat_at=now, **values)
+        .execution_options(synchronize_session=False))
 
 
 def run_still_ours(session: Session, run: Run) -> bool:
@@ -147,7 +163,7 @@ def find_stale(session: Session, *, now: datetime, stale_after: timedelta) -> li
     return list(session.scalars(
         select(PhotoPurpose.id).where(
             PhotoPurpose.status == "publishing",
-            or_(PhotoPurpose.publish_started_at < cutoff,
+            or_(last_sign_of_life() < cutoff,
                 and_(PhotoPurpose.publish_started_at.is_(None),
                      PhotoPurpose.publish_requested_at < cutoff)))
         .order_by(PhotoPurpose.id)

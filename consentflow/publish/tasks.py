@@ -116,7 +116,7 @@ def _publish_video(run: background.Run, pp: PhotoPurpose, photo: Photo, actor: A
     """
     session = db.session
     storage = storage_from_config(current_app.config)
-    purpose_id, school_id, note = pp.id, photo.school_id, pp.publish_note
+    school_id, note = photo.school_id, pp.publish_note
     plan = publish_video.prepare_video(session, actor=actor, school_id=school_id,
                                        photo_id=photo.id, channel=pp.purpose, storage=storage,
                                        now=utcnow(), cipher=_cipher())
@@ -128,9 +128,8 @@ def _publish_video(run: background.Run, pp: PhotoPurpose, photo: Photo, actor: A
         if now - last[0] < 1.0:
             return
         last[0] = now
-        session.execute(update(PhotoPurpose).where(PhotoPurpose.id == purpose_id)
-                        .values(render_done=min(done, total), render_total=total)
-                        .execution_options(synchronize_session=False))
+        background.beat(session, run, utcnow(),
+                        {"render_done": min(done, total), "render_total": total})
         session.commit()
 
     with local_copy(storage, plan.storage_key) as source, \

@@ -2,7 +2,9 @@
 
 - video_track: one row per face followed through a video, tied to the Face
   row that carries its review decisions (deleted with it).
-- photo.progress_done / progress_total: frames analysed, for the progress bar.
+- photo.progress_done / progress_total: frames analysed, for the progress bar;
+  photo.heartbeat_at / photo_purpose.publish_heartbeat_at: a long video job
+  says it is alive, so the stale rules do not take it over after 15/10 min.
 - photo_purpose.keep_audio: the reviewer's wish to keep a video's sound
   (existing rows: false, i.e. dropped); render_done / render_total: frames
   rendered and checked during publication.
@@ -47,6 +49,7 @@ def upgrade():
     with op.batch_alter_table("photo") as batch_op:
         batch_op.add_column(sa.Column("progress_done", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("progress_total", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("publication") as batch_op:
         batch_op.add_column(sa.Column("video_snapshot", sa.JSON(), nullable=True))
     with op.batch_alter_table("photo_purpose") as batch_op:
@@ -54,16 +57,20 @@ def upgrade():
                                       server_default=sa.false()))
         batch_op.add_column(sa.Column("render_done", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("render_total", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("publish_heartbeat_at", sa.DateTime(timezone=True),
+                                      nullable=True))
 
 
 def downgrade():
     with op.batch_alter_table("photo_purpose") as batch_op:
+        batch_op.drop_column("publish_heartbeat_at")
         batch_op.drop_column("render_total")
         batch_op.drop_column("render_done")
         batch_op.drop_column("keep_audio")
     with op.batch_alter_table("publication") as batch_op:
         batch_op.drop_column("video_snapshot")
     with op.batch_alter_table("photo") as batch_op:
+        batch_op.drop_column("heartbeat_at")
         batch_op.drop_column("progress_total")
         batch_op.drop_column("progress_done")
     with op.batch_alter_table("video_track") as batch_op:
