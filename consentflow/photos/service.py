@@ -21,8 +21,7 @@ from consentflow.errors import InvalidInput, InvalidState, NotFound
 from consentflow.models import Album, Face, Photo
 from consentflow.models.consent import CHANNELS
 from consentflow.photos.imaging import (ImageRejected, Limits, ValidatedImage, ValidatedVideo,
-                                       is_video_type, validate_image, validate_video,
-                                       video_container)
+                                       validate_image, validate_video, video_container)
 from consentflow.photos.storage import Storage
 
 DONE_STATES = ("needs_review", "approved", "published", "rejected", "withdrawn")
