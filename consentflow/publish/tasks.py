@@ -151,10 +151,17 @@ def render_video_preview(photo_id: int, channel: str) -> str:
     if photo is None:
         return "skipped"
     storage = storage_from_config(current_app.config)
-    plan = publish_video.plan_preview(session, school_id=photo.school_id, photo_id=photo_id,
-                                      channel=channel, storage=storage, now=utcnow())
     pp_id = session.scalar(select(PhotoPurpose.id).where(PhotoPurpose.photo_id == photo_id,
                                                          PhotoPurpose.purpose == channel))
+    try:
+        plan = publish_video.plan_preview(session, school_id=photo.school_id, photo_id=photo_id,
+                                          channel=channel, storage=storage, now=utcnow())
+    except DomainError as err:
+        # Nothing to render (e.g. the original is gone): the page offers the button again.
+        session.rollback()
+        _clear_render_progress(pp_id)
+        log.warning("preview of video %s: %s", photo_id, err.message)
+        return "refused"
     session.commit()  # nothing was written; nothing stays open while FFmpeg works
     last = [0.0]
 
@@ -173,11 +180,15 @@ def render_video_preview(photo_id: int, channel: str) -> str:
     finally:
         # Done or failed: the page stops showing a preview "being made".
         session.rollback()
-        session.execute(update(PhotoPurpose).where(PhotoPurpose.id == pp_id)
-                        .values(render_done=None, render_total=None)
-                        .execution_options(synchronize_session=False))
-        session.commit()
+        _clear_render_progress(pp_id)
     return "done"
+
+
+def _clear_render_progress(purpose_id: int | None) -> None:
+    db.session.execute(update(PhotoPurpose).where(PhotoPurpose.id == purpose_id)
+                       .values(render_done=None, render_total=None)
+                       .execution_options(synchronize_session=False))
+    db.session.commit()
 
 
 @job("recover_stale_publications", retries=0, every_minutes=5)
