@@ -77,7 +77,7 @@ def default_config(instance_path: str) -> dict[str, Any]:
         # (see consentflow.photos.imaging for why these values).
         "UPLOAD_MAX_SIDE": 16_000,
         "UPLOAD_MAX_ASPECT": 10.0,
-        # Videos are stored for manual review only (never decoded); their own byte limit.
+        # Videos are processed by the worker (consentflow/video); their own byte limit.
         "UPLOAD_MAX_VIDEO_BYTES": 500 * 1024 * 1024,
         **MATCH_DEFAULTS,
         # Sessions and cookies.

@@ -124,7 +124,8 @@ def _feature_blueprints() -> list[Any]:
 
 
 # Feature blueprints, in menu order. Each package owns its views module.
-FEATURES: list[str] = ["consent", "people", "photos", "review", "publish", "privacy", "api", "signin"]
+FEATURES: list[str] = ["consent", "people", "photos", "review", "publish", "videos", "privacy",
+                       "api", "signin"]
 
 
 def init_admin(app: Flask) -> None:

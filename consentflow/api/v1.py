@@ -179,10 +179,7 @@ def upload_photos(album_id: int) -> Any:
         # Face work happens in a worker, after the commit, never in this request.
         result = receive_upload(db.session, storage, api().actor, album, file.filename or "",
                                 file.stream, limits, roles=api().roles)
-        item = result.as_dict()
-        if result.video and not item["message"]:
-            item["message"] = service.VIDEO_NOTE
-        results.append(item)
+        results.append(result.as_dict())
     counts = {s: sum(1 for r in results if r["status"] == s)
               for s in ("accepted", "duplicate", "rejected")}
     return jsonify({"album_id": album.id, "results": results, **counts})

@@ -19,12 +19,13 @@ from consentflow.models.publication import FaceRedaction, Publication, TakedownT
 from consentflow.models.school import Board, School
 from consentflow.models.signin import AccountLink, RecoveryCode, SignInProvider
 from consentflow.models.user import LoginAttempt, Membership, User, UserSession
+from consentflow.models.video import VideoTrack
 
 __all__ = [
     "AccountLink", "RecoveryCode", "SignInProvider",
     "Album", "ApiToken", "AuditEvent", "Base", "Board", "ConsentForm", "ConsentLink", "ConsentRecord",
     "ConsentRound", "DEFAULT_PURPOSES", "Face", "FaceRedaction", "FaceReview", "Guardian", "LoginAttempt",
     "Membership", "OutboxMessage", "Person", "Photo", "PhotoPurpose", "Publication",
-    "ReferenceFace", "School", "SchoolYear", "TakedownTask", "User", "UserSession", "person_guardian",
+    "ReferenceFace", "School", "SchoolYear", "TakedownTask", "User", "UserSession", "VideoTrack", "person_guardian",
     "utcnow",
 ]

@@ -65,6 +65,9 @@ class Photo(Base):
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
     processing_started_at: Mapped[datetime | None]
     processed_at: Mapped[datetime | None]
+    # Video analysis progress (frames decoded / frames expected), for the progress bar.
+    progress_done: Mapped[int | None]
+    progress_total: Mapped[int | None]
     # Optimistic locking: concurrent reviewers get a clear conflict, never a lost update.
     version: Mapped[int] = mapped_column(default=1)
 
@@ -100,3 +103,9 @@ class PhotoPurpose(Base):
     publish_attempts: Mapped[int] = mapped_column(default=0)
     # The last refused or failed attempt: {"message": str, "leaks": [{face_id, box, reason, ...}]}.
     refusal: Mapped[dict[str, Any] | None]
+    # Videos: the reviewer asked to keep the sound (it is kept only if the
+    # audio rule also allows it, see publish.video.audio_kept).
+    keep_audio: Mapped[bool] = mapped_column(default=False)
+    # Video rendering and checking progress (frames done / frames to do).
+    render_done: Mapped[int | None]
+    render_total: Mapped[int | None]

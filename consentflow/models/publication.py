@@ -33,6 +33,9 @@ class Publication(Base):
     maker_credit: Mapped[str] = mapped_column(String(200), default="")
     # For every face: person (or unknown), decision, consent record id.
     snapshot: Mapped[list[dict[str, Any]]]
+    # Videos only: what was decided for the whole file (the sound: asked to
+    # keep, kept by the rule or dropped, and why) and how it was checked.
+    video_snapshot: Mapped[dict[str, Any] | None]
     published_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     published_at: Mapped[datetime] = mapped_column(default=utcnow)
     taken_down_at: Mapped[datetime | None]

@@ -25,7 +25,7 @@ UPLOAD_MESSAGES = {
     "corrupt": _l("The image cannot be decoded."),
     "video_too_large": _l("The video is larger than the video upload limit."),
     "video_damaged": _l("The video file is damaged or not a complete MP4/MOV, WebM/MKV or AVI file."),
-    "video": _l("Video: manual review required — faces are not detected or blurred automatically."),
+    "video": _l("Video: every face is followed through the video; review its tracks when processing is done."),
     "duplicate": _l("This image is already in the album."),
     "elsewhere": _l("Also in another album of the school."),
     "no_file": _l("No file was sent."),

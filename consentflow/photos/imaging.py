@@ -261,7 +261,7 @@ def make_thumbnail(data: bytes, max_side: int = 480, quality: int = 82) -> bytes
     return encode_clean_jpeg(load_upright(data, max_side), quality)
 
 
-# --- video: accepted for manual review only (SPEC §4.1) ---------------------------
+# --- video: container check at upload; decoding is the worker's (consentflow/video) ---
 #
 # No video decoder runs here: a video is recognised by its container's
 # structure, not decoded, and is never processed automatically (faces in a

@@ -102,7 +102,21 @@ def renew_lease(conn: Connection, photo_id: int, attempts: int, current: datetim
     return result.rowcount == 1
 
 
-def _claim_still_ours(session: Session, claim: Claim, values: dict[str, Any]) -> bool:
+def report_progress(session: Session, claim: Claim, values: dict[str, Any]) -> None:
+    """A long job (a video) writes its progress while it holds its claim (caller commits).
+
+    Matched on the claim's attempt, not its stamp: the heartbeat moves the
+    stamp forward meanwhile, and each claim has its own attempt number.
+    """
+    session.execute(
+        update(Photo)
+        .where(Photo.id == claim.photo_id, Photo.state == "processing",
+               Photo.attempts == claim.attempts)
+        .values(**values)
+        .execution_options(synchronize_session=False))
+
+
+def claim_still_ours(session: Session, claim: Claim, values: dict[str, Any]) -> bool:
     result = session.execute(
         update(Photo)
         .where(Photo.id == claim.photo_id, Photo.state == "processing",
@@ -134,7 +148,7 @@ def analyse(data: bytes, settings: EngineSettings, index: ReferenceIndex | None,
             for b, o, e in zip(boxes, outcomes, encodings)]
 
 
-def _face_row(photo_id: int, result: FaceResult, cipher: EncodingCipher,
+def face_row(photo_id: int, result: FaceResult, cipher: EncodingCipher,
               thresholds: MatchThresholds, now: datetime) -> Face:
     outcome = result.outcome
     status = outcome.status if outcome else "unknown"
@@ -161,24 +175,12 @@ def record_result(session: Session, claim: Claim, results: list[FaceResult], *,
                   now: datetime) -> bool:
     """Replace the photo's detector faces with ``results``; False if the claim was lost."""
     engine = {**settings.as_dict(), **thresholds.as_dict()}
-    if not _claim_still_ours(session, claim, {
+    if not claim_still_ours(session, claim, {
             "state": "needs_review", "processed_at": now, "failure_reason": None,
             "engine_settings": engine}):
         return False
-    old = list(session.scalars(
-        select(Face).where(Face.photo_id == claim.photo_id, Face.source == "detector")))
-    old_ids = {f.id for f in old}
-    if old_ids:
-        for review in session.scalars(select(FaceReview).where(FaceReview.face_id.in_(old_ids))):
-            review.face_id = None  # re-attached below by box
-        session.flush()
-        for face in old:
-            session.delete(face)
-        session.flush()
-    rows = [_face_row(claim.photo_id, r, cipher, thresholds, now) for r in results]
-    session.add_all(rows)
-    session.flush()
-    _reattach_reviews(session, claim.photo_id)
+    rows = [face_row(claim.photo_id, r, cipher, thresholds, now) for r in results]
+    replace_detector_faces(session, claim.photo_id, rows)
     photo = session.get(Photo, claim.photo_id)
     if photo is not None:
         session.refresh(photo)
@@ -189,6 +191,23 @@ def record_result(session: Session, claim: Claim, results: list[FaceResult], *,
                  details={"faces": len(rows), "matched": len(matched), "attempt": claim.attempts,
                           "statuses": _count(f.match_status for f in rows)})
     return True
+
+
+def replace_detector_faces(session: Session, photo_id: int, rows: list[Face]) -> None:
+    """Swap the detector faces for ``rows``; reviewer decisions move to the new faces by box."""
+    old = list(session.scalars(
+        select(Face).where(Face.photo_id == photo_id, Face.source == "detector")))
+    old_ids = {f.id for f in old}
+    if old_ids:
+        for review in session.scalars(select(FaceReview).where(FaceReview.face_id.in_(old_ids))):
+            review.face_id = None  # re-attached below by box
+        session.flush()
+        for face in old:
+            session.delete(face)
+        session.flush()
+    session.add_all(rows)
+    session.flush()
+    _reattach_reviews(session, photo_id)
 
 
 def _count(values: Any) -> dict[str, int]:
@@ -212,7 +231,7 @@ def record_failure(session: Session, claim: Claim, reason: str, *, final: bool,
     """After an error: back to ``uploaded`` for Huey's retry, or ``failed`` with the reason."""
     values: dict[str, Any] = {"failure_reason": reason[:2000]}
     values["state"] = "failed" if final else "uploaded"
-    if not _claim_still_ours(session, claim, values):
+    if not claim_still_ours(session, claim, values):
         return False
     school_id = session.scalar(select(Photo.school_id).where(Photo.id == claim.photo_id))
     record_event(session, actor=Actor.system("worker"),

@@ -25,7 +25,6 @@ from consentflow.photos.imaging import (
     Limits,
     ValidatedImage,
     ValidatedVideo,
-    is_video_type,
     validate_image,
     validate_video,
     video_container,
@@ -36,9 +35,6 @@ DONE_STATES = ("needs_review", "approved", "published", "rejected", "withdrawn")
 REPROCESSABLE = ("uploaded", "processing", "failed", "needs_review")
 # A file that passed no check because storing it failed (disk, database): try again.
 NOT_STORED = "The file could not be stored; please try again."
-# Shown on the photo until video redaction exists (SPEC §4.1).
-VIDEO_NOTE = ("Video: manual review required — faces are not detected or blurred "
-              "automatically")
 
 
 def create_album(
@@ -93,13 +89,13 @@ class UploadResult:
     message: str = ""
     # Other albums of the school that already hold the same image.
     also_in_albums: tuple[int, ...] = ()
-    # A video is stored for manual review only: never queued for face processing.
+    # A video is queued like a photo; its faces are followed through time.
     video: bool = False
 
     @property
     def needs_processing(self) -> bool:
         """True if the caller must enqueue ``process_photo`` after committing."""
-        return self.status == "accepted" and not self.video
+        return self.status == "accepted"
 
     @property
     def ok(self) -> bool:
@@ -125,9 +121,8 @@ def upload_photo(
     ``also_in_albums`` names only the other albums the uploader may open
     (``roles`` are theirs; ``None`` is the system: CLI, demo).
 
-    A video (recognised by its container, not its name) is stored the same
-    way but goes straight to ``needs_review`` with ``VIDEO_NOTE``: nothing
-    detects or blurs faces in it, so only a person may look at it.
+    A video (recognised by its container, not its name) is stored and
+    queued the same way; the worker follows its faces through time.
     """
     name = clean_name(filename)
     info: ValidatedImage | ValidatedVideo
@@ -156,8 +151,7 @@ def upload_photo(
     photo = Photo(school_id=album.school_id, album_id=album.id, sha256=info.sha256,
                   storage_key=key, original_filename=name, media_type=info.media_type,
                   width=width, height=height, byte_size=info.byte_size,
-                  state="needs_review" if video else "uploaded",
-                  failure_reason=VIDEO_NOTE if video else None,
+                  state="uploaded",
                   uploaded_by_id=actor.id, uploaded_at=now)
     # Two simultaneous uploads of one image: the unique (album, sha256) makes
     # the second flush fail; the boundary rolls back and retries, and the
@@ -190,8 +184,6 @@ def upload_photos(
 def reprocess_photo(session: Session, actor: Actor, photo: Photo, *, now: datetime,
                     reason: str = "retry") -> Photo:
     """Queue a photo for processing again; reviewer decisions are kept, detections replaced."""
-    if is_video_type(photo.media_type):
-        raise InvalidState("Videos are not processed automatically; review the video by hand.")
     if photo.state not in REPROCESSABLE:
         raise InvalidState("Only photos that are waiting, being processed, failed or in review are processed again.")
     photo.state = "uploaded"
@@ -208,8 +200,7 @@ def reprocess_photo(session: Session, actor: Actor, photo: Photo, *, now: dateti
 def photos_to_reprocess(session: Session, school_id: int | None = None, *,
                         album_id: int | None = None, photo_id: int | None = None,
                         failed_only: bool = False) -> list[Photo]:
-    stmt = select(Photo).where(Photo.state.in_(REPROCESSABLE),
-                               Photo.media_type.not_like("video/%"))
+    stmt = select(Photo).where(Photo.state.in_(REPROCESSABLE))
     if school_id is not None:
         stmt = stmt.where(Photo.school_id == school_id)
     if album_id is not None:
@@ -279,6 +270,15 @@ def _progress(session: Session, scope: Any) -> AlbumProgress:
         processing=counts.get("processing", 0),
         done=sum(counts.get(s, 0) for s in DONE_STATES), failed=counts.get("failed", 0),
         faces=int(faces), failures=failures)
+
+
+def video_progress(session: Session, album_id: int) -> dict[int, int]:
+    """Percent of frames analysed per video of the album that is queued or being processed."""
+    rows = session.execute(select(Photo.id, Photo.progress_done, Photo.progress_total).where(
+        Photo.album_id == album_id, Photo.state.in_(("uploaded", "processing")),
+        Photo.media_type.like("video/%")))
+    return {int(pid): (min(100, round(100 * (done or 0) / total)) if total else 0)
+            for pid, done, total in rows}
 
 
 def get_photo_in_album(session: Session, album: Album, photo_id: int) -> Photo:

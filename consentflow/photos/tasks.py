@@ -12,22 +12,27 @@ status page and ``flask photos reprocess --stale`` also trigger it.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 from flask import current_app
 
 from consentflow.audit.service import Actor
 from consentflow.extensions import db
 from consentflow.faces.engine import EngineSettings
-from consentflow.faces.matching import MatchThresholds
+from consentflow.faces.matching import MatchThresholds, ReferenceIndex
 from consentflow.jobs import enqueue, job
 from consentflow.lease import Heartbeat, heartbeat_interval
 from consentflow.models import Photo, utcnow
-from consentflow.photos import processing, rematch
+from consentflow.photos import processing, rematch, video
 from consentflow.photos.crypto import cipher_from_config
 from consentflow.photos.enrol import reference_index
+from consentflow.photos.imaging import is_video_type
 from consentflow.photos.storage import storage_from_config
+from consentflow.video.analyse import VideoSettings
+from consentflow.video.decode import VideoLimits
 
 log = logging.getLogger("consentflow.photos")
 
@@ -79,13 +84,18 @@ def process_photo(photo_id: int) -> str:
     photo = session.get(Photo, photo_id)
     assert photo is not None
     settings, limits = engine_settings(), thresholds()
+    is_video = is_video_type(photo.media_type)
     beat = heartbeat(claim).start()
     try:
         try:
             if not photo.storage_key:
                 raise processing.PermanentFailure("The original file is no longer stored.")
+            storage = storage_from_config(current_app.config)
             try:
-                data = storage_from_config(current_app.config).read(photo.storage_key)
+                # A video is read by FFmpeg from a file copy, never held in memory.
+                data = b"" if is_video else storage.read(photo.storage_key)
+                if not storage.exists(photo.storage_key):
+                    raise FileNotFoundError(photo.storage_key)
             except FileNotFoundError as err:
                 raise processing.PermanentFailure(
                     "The original file is missing from storage.") from err
@@ -93,7 +103,10 @@ def process_photo(photo_id: int) -> str:
             school = processing.school_of(session, photo_id)
             index = reference_index(session, school, cipher, now.date()) if school else None
             session.commit()  # no transaction stays open during the face work
-            results = processing.analyse(data, settings, index, limits)
+            if is_video:
+                video_result = _analyse_video(claim, photo.storage_key, index)
+            else:
+                results = processing.analyse(data, settings, index, limits)
         finally:
             # From here on the claim is checked with the last stamp the heartbeat wrote.
             claim = replace(claim, started_at=beat.stop())
@@ -112,11 +125,55 @@ def process_photo(photo_id: int) -> str:
             log.exception("photo %s failed for good", photo_id)
             return "failed"
         raise  # Huey retries with back-off
+    if is_video:
+        return _record_video(claim, video_result, storage=storage, cipher=cipher)
     recorded = processing.record_result(session, claim, results, cipher=cipher,
                                         settings=settings, thresholds=limits, now=utcnow())
     if not recorded:
         session.rollback()
         log.warning("photo %s: claim lost to another worker; nothing recorded", photo_id)
+        return "lost"
+    return "done"
+
+
+def video_settings() -> VideoSettings:
+    """The video engine's settings (its own detector tuning; see video.analyse)."""
+    return VideoSettings()
+
+
+def _analyse_video(claim: processing.Claim, key: str, index: ReferenceIndex | None) -> Any:
+    """The video branch of ``process_photo``'s face work: the video engine on a file copy.
+
+    Progress (frames done / expected) is written in short transactions of
+    its own about once a second, so the album page can show a bar; the
+    claim's lease is renewed by ``process_photo``'s heartbeat meanwhile.
+    """
+    session = db.session
+    storage = storage_from_config(current_app.config)
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] < 1.0:
+            return
+        last[0] = now
+        processing.report_progress(session, claim, {"progress_done": done, "progress_total": total or None})
+        session.commit()
+
+    with video.local_copy(storage, key) as path:
+        return video.analyse_stored_video(path, video_settings(), VideoLimits(), index,
+                                          thresholds(), progress)
+
+
+def _record_video(claim: processing.Claim, result: Any, *, storage: Any, cipher: Any) -> str:
+    """Record a video's tracks as its faces, if the claim is still ours."""
+    session = db.session
+    recorded = video.record_video_result(session, claim, result, storage=storage, cipher=cipher,
+                                         settings=video_settings(), thresholds=thresholds(),
+                                         now=utcnow())
+    if not recorded:
+        session.rollback()
+        log.warning("video %s: claim lost to another worker; nothing recorded", claim.photo_id)
         return "lost"
     return "done"
 

@@ -93,6 +93,7 @@ def _album_view(album: Album) -> dict[str, Any]:
         select(Face.photo_id, func.count()).join(Photo, Photo.id == Face.photo_id)
         .where(Photo.album_id == album.id).group_by(Face.photo_id)).all())
     return {"album": album, "photos": photos, "face_counts": face_counts,
+            "video_progress": service.video_progress(db.session, album.id),
             "progress": service.album_progress(db.session, album.id),
             "state_labels": STATE_LABELS, "channel_labels": CHANNEL_LABELS,
             "form": CsrfOnlyForm(), "may_match_again": has_role(*MATCH_AGAIN_ROLES)}
@@ -113,7 +114,9 @@ def album_status(album_id: int) -> Any:
     data = service.album_progress(db.session, album.id).as_dict()
     states = dict(db.session.execute(select(Photo.id, Photo.state)
                                      .where(Photo.album_id == album.id)).all())
-    data["photos"] = {str(pid): {"state": st, "label": str(STATE_LABELS.get(st, st))}
+    videos = service.video_progress(db.session, album.id)
+    data["photos"] = {str(pid): {"state": st, "label": str(STATE_LABELS.get(st, st)),
+                                 "video_percent": videos.get(pid)}
                       for pid, st in states.items()}
     return jsonify(data)
 

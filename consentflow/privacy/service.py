@@ -33,6 +33,7 @@ from consentflow.models import (
     Publication,
     ReferenceFace,
     TakedownTask,
+    VideoTrack,
 )
 from consentflow.photos.derived import delete_derived
 from consentflow.photos.enrol import purge_reference_faces
@@ -142,8 +143,12 @@ def subject_access_data(session: Session, school_id: int, person_id: int) -> dic
             continue
         photo = session.get(Photo, face.photo_id)
         album = session.get(Album, photo.album_id) if photo else None
+        track = session.scalar(select(VideoTrack).where(VideoTrack.face_id == face.id))
         photos.append({
             "photo_id": face.photo_id, "album": album.title if album else "",
+            # Videos are listed here too: the seconds in which this face is on screen.
+            "media": "video" if track is not None else "photo",
+            "seconds": [round(track.first_time, 2), round(track.last_time, 2)] if track else None,
             "event_date": _iso(album.event_date) if album else None,
             "state": photo.state if photo else None,
             "face_box": [face.left, face.top, face.right, face.bottom],
@@ -160,6 +165,7 @@ def subject_access_data(session: Session, school_id: int, person_id: int) -> dic
             TakedownTask.publication_id == pub.id, TakedownTask.person_id == person.id))
         publications.append({
             "id": pub.id, "photo_id": pub.photo_id, "purpose": pub.purpose,
+            "media": "video" if pub.video_snapshot is not None else "photo",
             "channel_note": pub.channel_note, "published_at": _iso(pub.published_at),
             "derivative_sha256": pub.derivative_sha256, "maker_credit": pub.maker_credit,
             "taken_down_at": _iso(pub.taken_down_at),

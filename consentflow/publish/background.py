@@ -36,7 +36,7 @@ from consentflow.models import Photo, PhotoPurpose
 from consentflow.models.base import rows_changed
 from consentflow.publish.service import (
     _channel,
-    _refuse_video,
+    _check_renderable,
     live_publication,
     release_claim,
 )
@@ -57,7 +57,7 @@ def request_publication(session: Session, *, actor: Actor, school_id: int, photo
     """Claim an approved purpose for publication (approved -> publishing), once."""
     channel = _channel(channel)
     photo = get_photo(session, school_id, photo_id)
-    _refuse_video(photo)
+    _check_renderable(photo)
     pp = purpose_row(session, photo.id, channel)
     if live_publication(session, photo.id, channel) is not None:
         raise InvalidState("This photo is already published for this purpose.")
@@ -130,6 +130,19 @@ def sibling_running(session: Session, purpose_id: int, *, now: datetime,
         .where(PhotoPurpose.id == purpose_id, PhotoPurpose.status == "publishing",
                sibling.status == "publishing", sibling.publish_started_at.is_not(None),
                sibling.publish_started_at >= now - lease)))
+
+
+def report_progress(session: Session, run: Run, values: dict[str, Any]) -> None:
+    """A long run (a video) writes its progress while it holds its claim (caller commits).
+
+    Matched on the run's attempt, not its stamp, which the heartbeat moves forward.
+    """
+    session.execute(
+        update(PhotoPurpose)
+        .where(PhotoPurpose.id == run.purpose_id, PhotoPurpose.status == "publishing",
+               PhotoPurpose.publish_attempts == run.attempts)
+        .values(**values)
+        .execution_options(synchronize_session=False))
 
 
 def run_still_ours(session: Session, run: Run) -> bool:

@@ -22,7 +22,9 @@ TAKEN_DOWN_MESSAGE = ("Consent was withdrawn for this publication: it is being o
 
 
 def derivative_filename(publication: Publication) -> str:
-    return f"photo-{publication.photo_id}-{publication.purpose}-{publication.derivative_sha256[:8]}.jpg"
+    kind, suffix = ("video", "mp4") if publication.video_snapshot is not None else ("photo", "jpg")
+    return (f"{kind}-{publication.photo_id}-{publication.purpose}-"
+            f"{publication.derivative_sha256[:8]}.{suffix}")
 
 
 def download_derivative(session: Session, *, actor: Actor, school_id: int, publication_id: int,

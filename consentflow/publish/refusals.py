@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consentflow.models import Photo, PhotoPurpose
+from consentflow.photos.video import clock
 from consentflow.publish.redaction import redaction_choices
 from consentflow.review.rules import people_names, resolve_faces
 
@@ -30,6 +31,8 @@ REFUSAL_TEXT = {
     "reference_unreadable": _l("Not published: a reference portrait of a blurred person cannot be "
                                "decrypted, so the check cannot be completed. Ask the administrator "
                                "to check the face key; the approval still stands."),
+    "video_leak": _l("Not published: the check on the redacted video still found a face of "
+                     "someone who must be blurred. The track and the time are listed below."),
     "failed": _l("Not published: the publication could not be completed. Try again; if it "
                  "happens again, tell the administrator."),
 }
@@ -45,7 +48,17 @@ def _style(box: list[int], photo: Photo) -> str:
             f"width:{_pct(right - left, photo.width)}%;height:{_pct(bottom - top, photo.height)}%")
 
 
+def _video_leak_text(leak: dict[str, Any], names: dict[int, str]) -> str:
+    when = clock(float(leak["time"]))
+    if leak.get("track") is not None:
+        return _("Track %(n)d is still recognisable at %(t)s.", n=leak["track"], t=when)
+    name = names.get(leak.get("person_id") or 0, _("a blurred person"))
+    return _("At %(t)s a face still resembles %(name)s, who must be blurred.", t=when, name=name)
+
+
 def _leak_text(leak: dict[str, Any], number: int | None, names: dict[int, str]) -> str:
+    if leak.get("time") is not None:
+        return _video_leak_text(leak, names)
     if leak["reason"] == "on_blurred_region" and number:
         return _("Face %(n)d is still found after blurring.", n=number)
     if leak["reason"] == "resembles_blurred_person":
@@ -59,6 +72,9 @@ def _leak_text(leak: dict[str, Any], number: int | None, names: dict[int, str]) 
 
 def _remedies(leak: dict[str, Any], current: str | None, not_face: bool) -> list[str]:
     """Which remedies apply: stronger redaction, redraw/undo, add the face; block always."""
+    if leak.get("time") is not None:
+        # A video's boxes come from its tracks: blocking (or rejecting) is what is left.
+        return ["undo_not_face", "block"] if not_face else ["block"]
     if leak.get("face_id") is None:
         return ["add_face", "block"]
     if not_face:

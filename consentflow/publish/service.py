@@ -53,8 +53,7 @@ from consentflow.review.service import (
 )
 
 UNKNOWN_LABEL = "unknown, blurred"
-VIDEO_REFUSED = ("This is a video. Faces in videos are not detected or blurred, so a video "
-                 "cannot be approved or published here; review it by hand, or reject it.")
+VIDEO_PATH = "A video is published through its own render job, not as a photo."
 
 
 # Why publication was refused, by code (stored on the purpose; the review page translates).
@@ -92,16 +91,18 @@ def _channel(channel: str) -> str:
     return channel
 
 
-def _refuse_video(photo: Photo) -> None:
-    """Deny by default: the derivative path only knows how to redact still images.
-
-    A photo of impossible dimensions (from before the upload limits) is
-    refused here too, with its reason, instead of failing in the encoder.
-    """
-    if is_video_type(photo.media_type):
-        raise InvalidState(VIDEO_REFUSED)
-    if photo.storage_key is not None:
+def _check_renderable(photo: Photo) -> None:
+    """A photo of impossible dimensions (from before the upload limits) is refused with its
+    reason instead of failing in the encoder; a video is rendered by ``publish.video``."""
+    if photo.storage_key is not None and not is_video_type(photo.media_type):
         check_renderable(photo)
+
+
+def _refuse_video(photo: Photo) -> None:
+    """The still-image derivative path: a video never goes through it."""
+    if is_video_type(photo.media_type):
+        raise InvalidState(VIDEO_PATH)
+    _check_renderable(photo)
 
 
 def _decisions(session: Session, photo: Photo, channel: str, on: datetime) -> list[FaceDecision]:
@@ -129,7 +130,7 @@ def approve_purpose(
     """
     channel = _channel(channel)
     photo = get_photo(session, school_id, photo_id)
-    _refuse_video(photo)
+    _check_renderable(photo)
     if photo.state not in REVIEWABLE_STATES:
         raise InvalidState("Only reviewed photos can be approved.")
     check_version(session, photo, expected_version)
@@ -141,9 +142,12 @@ def approve_purpose(
     school = session.get(School, school_id)
     assert school is not None
     decisions = _decisions(session, photo, channel, now)
-    plan = plan_redaction(planned(decisions), photo.width, photo.height, school.block_face_share)
+    # The share rule is about a still image's subject; a face filling a video frame for a
+    # moment does not make the video's subject hidden.
+    plan = None if is_video_type(photo.media_type) else plan_redaction(
+        planned(decisions), photo.width, photo.height, school.block_face_share)
     shown = [d.resolved.person_id for d in decisions if d.decision == "show" and d.resolved.person_id]
-    if plan.blocked:
+    if plan is not None and plan.blocked:
         pp.status, pp.reason = "blocked", _block_share_reason(plan.largest_blur_share,
                                                               school.block_face_share)
         action = "photo.auto_blocked"

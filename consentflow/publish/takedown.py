@@ -19,14 +19,21 @@ from consentflow.errors import InvalidInput, InvalidState, NotFound
 from consentflow.events import PurposesWithdrawn
 from consentflow.models import Photo, PhotoPurpose, Publication, TakedownTask
 from consentflow.publish.takedown_mail import notify_pr_officers
-from consentflow.review.rules import channel_of, resolve_faces
+from consentflow.review.rules import channel_of, medium_of, resolve_faces
 from consentflow.review.service import void_unpublished_approvals
 
 WITHDRAWAL_ACTOR = Actor.system("consent-withdrawal")
 
 
-def _withdrawn_channels(purposes: frozenset[str]) -> set[str]:
-    return {channel_of(p) for p in purposes if p.endswith(".photo")}
+def _withdrawn(purposes: frozenset[str]) -> set[tuple[str, str]]:
+    """(channel, medium) pairs withdrawn: "website.video" -> ("website", "video")."""
+    return {(channel_of(p), p.rsplit(".", 1)[1]) for p in purposes
+            if p.endswith((".photo", ".video"))}
+
+
+def _affected(withdrawn: set[tuple[str, str]], photo: Photo, channel: str) -> bool:
+    """A photo needs "<channel>.photo", a video "<channel>.video" (review.rules.medium_of)."""
+    return (channel, medium_of(photo)) in withdrawn
 
 
 def _shows(publication: Publication, person_id: int) -> bool:
@@ -35,8 +42,13 @@ def _shows(publication: Publication, person_id: int) -> bool:
 
 
 def create_takedowns(session: Session, event: PurposesWithdrawn) -> list[TakedownTask]:
-    """One open task per live publication that shows the person on a withdrawn channel."""
-    channels = _withdrawn_channels(event.purposes)
+    """One open task per live publication that shows the person on a withdrawn channel.
+
+    A video's publication is taken down when "<channel>.video" is withdrawn,
+    a photo's when "<channel>.photo" is: the consent each was published on.
+    """
+    withdrawn = _withdrawn(event.purposes)
+    channels = {channel for channel, _medium in withdrawn}
     if not channels:
         return []
     publications = session.scalars(
@@ -47,7 +59,8 @@ def create_takedowns(session: Session, event: PurposesWithdrawn) -> list[Takedow
     )
     tasks = []
     for publication in publications:
-        if not _shows(publication, event.person_id):
+        if not _shows(publication, event.person_id) or not _affected(
+                withdrawn, publication.photo, publication.purpose):
             continue
         existing = session.scalar(select(TakedownTask.id).where(
             TakedownTask.publication_id == publication.id,
@@ -71,18 +84,23 @@ def create_takedowns(session: Session, event: PurposesWithdrawn) -> list[Takedow
 
 
 def send_back_unpublished(session: Session, event: PurposesWithdrawn) -> list[int]:
-    """Approved photos not yet published that show the person go back to review."""
-    channels = _withdrawn_channels(event.purposes)
+    """Approved photos and videos not yet published that show the person go back to review."""
+    withdrawn = _withdrawn(event.purposes)
+    channels = {channel for channel, _medium in withdrawn}
     if not channels:
         return []
-    photo_ids = session.scalars(
-        select(PhotoPurpose.photo_id).join(Photo, Photo.id == PhotoPurpose.photo_id).where(
+    rows = session.execute(
+        select(PhotoPurpose.photo_id, PhotoPurpose.purpose)
+        .join(Photo, Photo.id == PhotoPurpose.photo_id).where(
             Photo.school_id == event.school_id, PhotoPurpose.status == "approved",
             PhotoPurpose.purpose.in_(channels),
-        ).distinct()
-    )
+        )
+    ).all()
+    photos = {photo_id: session.get(Photo, photo_id) for photo_id, _channel in rows}
+    photo_ids = sorted({photo_id for photo_id, channel in rows
+                        if (photo := photos[photo_id]) is not None and _affected(withdrawn, photo, channel)})
     sent = []
-    for photo_id in list(photo_ids):
+    for photo_id in photo_ids:
         if not any(r.person_id == event.person_id and not r.not_face
                    for r in resolve_faces(session, photo_id)):
             continue

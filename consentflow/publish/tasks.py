@@ -9,10 +9,15 @@ refuses a second live publication, so there is never more than one.
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
 from flask import current_app
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from consentflow.audit.service import Actor
@@ -22,10 +27,14 @@ from consentflow.jobs import enqueue, enqueue_in, job
 from consentflow.lease import Heartbeat, heartbeat_interval
 from consentflow.models import Photo, PhotoPurpose, User, utcnow
 from consentflow.photos.crypto import FaceKeyError, cipher_from_config
+from consentflow.photos.imaging import is_video_type
 from consentflow.photos.storage import storage_from_config
-from consentflow.photos.tasks import engine_settings, thresholds
+from consentflow.photos.tasks import engine_settings, thresholds, video_settings
+from consentflow.photos.video import local_copy
 from consentflow.publish import background
+from consentflow.publish import video as publish_video
 from consentflow.publish.service import ClaimLost, PublicationRefused, publish_photo
+from consentflow.video.decode import VideoRejected
 
 log = logging.getLogger("consentflow.publish")
 
@@ -86,12 +95,15 @@ def publish_purpose(purpose_id: int) -> str:
 
     try:
         try:
-            publish_photo(
-                session, actor=actor, school_id=photo.school_id, photo_id=photo.id,
-                channel=pp.purpose, storage=storage_from_config(current_app.config), now=utcnow(),
-                cipher=_cipher(), settings=engine_settings(), channel_note=pp.publish_note,
-                tolerance=thresholds().loose, still_ours=still_ours,
-            )
+            if is_video_type(photo.media_type):
+                _publish_video(claimed, pp, photo, actor, still_ours)
+            else:
+                publish_photo(
+                    session, actor=actor, school_id=photo.school_id, photo_id=photo.id,
+                    channel=pp.purpose, storage=storage_from_config(current_app.config), now=utcnow(),
+                    cipher=_cipher(), settings=engine_settings(), channel_note=pp.publish_note,
+                    tolerance=thresholds().loose, still_ours=still_ours,
+                )
         finally:
             run = replace(claimed, started_at=beat.stop())
         session.commit()
@@ -106,7 +118,7 @@ def publish_purpose(purpose_id: int) -> str:
         session.rollback()  # uq_publication_live: another run published it first
         log.warning("publication of purpose %s: already published by another run", purpose_id)
         return "lost"
-    except DomainError as err:
+    except (DomainError, VideoRejected) as err:
         session.rollback()
         background.record_failure(session, purpose_id, err.message, utcnow(), actor)
         session.commit()
@@ -123,6 +135,88 @@ def publish_purpose(purpose_id: int) -> str:
         session.commit()
         raise
     return "published"
+
+
+def _publish_video(run: background.Run, pp: PhotoPurpose, photo: Photo, actor: Actor,
+                   still_ours: Callable[[], bool]) -> None:
+    """The video branch: plan in a transaction, render and check outside one, then record.
+
+    Progress (frames rendered and checked / to do) is written in short
+    transactions of its own about once a second, for the page's bar.
+    """
+    session = db.session
+    storage = storage_from_config(current_app.config)
+    school_id, note = photo.school_id, pp.publish_note
+    plan = publish_video.prepare_video(session, actor=actor, school_id=school_id,
+                                       photo_id=photo.id, channel=pp.purpose, storage=storage,
+                                       now=utcnow(), cipher=_cipher())
+    session.commit()  # nothing was written; no transaction stays open while FFmpeg works
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] < 1.0:
+            return
+        last[0] = now
+        background.report_progress(session, run, {"render_done": min(done, total), "render_total": total})
+        session.commit()
+
+    with local_copy(storage, plan.storage_key) as source, \
+            tempfile.TemporaryDirectory(prefix="cf-render-") as folder:
+        result = publish_video.render_and_check(
+            plan, source, os.path.join(folder, "published.mp4"), video_settings(),
+            thresholds().loose, progress=progress)
+        publish_video.record_video_publication(
+            session, actor=actor, school_id=school_id, plan=plan, result=result, storage=storage,
+            now=utcnow(), channel_note=note, still_ours=still_ours)
+
+
+@job("render_video_preview", retries=1, retry_delay=10)
+def render_video_preview(photo_id: int, channel: str) -> str:
+    """Render the reviewer's redacted preview of a video for one channel (idempotent by key)."""
+    session = db.session
+    photo = session.get(Photo, photo_id)
+    if photo is None:
+        return "skipped"
+    storage = storage_from_config(current_app.config)
+    pp_id = session.scalar(select(PhotoPurpose.id).where(PhotoPurpose.photo_id == photo_id,
+                                                         PhotoPurpose.purpose == channel))
+    try:
+        plan = publish_video.plan_preview(session, school_id=photo.school_id, photo_id=photo_id,
+                                          channel=channel, storage=storage, now=utcnow())
+    except DomainError as err:
+        # Nothing to render (e.g. the original is gone): the page offers the button again.
+        session.rollback()
+        _clear_render_progress(pp_id)
+        log.warning("preview of video %s: %s", photo_id, err.message)
+        return "refused"
+    session.commit()  # nothing was written; nothing stays open while FFmpeg works
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if pp_id is None or now - last[0] < 1.0:
+            return
+        last[0] = now
+        session.execute(update(PhotoPurpose).where(PhotoPurpose.id == pp_id)
+                        .values(render_done=min(done, total), render_total=total)
+                        .execution_options(synchronize_session=False))
+        session.commit()
+
+    try:
+        publish_video.render_preview(plan, storage, progress)
+    finally:
+        # Done or failed: the page stops showing a preview "being made".
+        session.rollback()
+        _clear_render_progress(pp_id)
+    return "done"
+
+
+def _clear_render_progress(purpose_id: int | None) -> None:
+    db.session.execute(update(PhotoPurpose).where(PhotoPurpose.id == purpose_id)
+                       .values(render_done=None, render_total=None)
+                       .execution_options(synchronize_session=False))
+    db.session.commit()
 
 
 @job("recover_stale_publications", retries=0, every_minutes=1)

@@ -101,8 +101,12 @@ def status(photo_id: int, channel: str) -> Any:
                         "message": str(STATE_TEXT["idle"]), "publication_url": None})
     result = publication_status(db.session, pp)
     state = result["state"]
+    progress = PROGRESS[state]
+    if state == "running" and pp.render_total:
+        # A video reports frames rendered and checked; a photo has no steps to count.
+        progress = 10 + int(85 * (pp.render_done or 0) / pp.render_total)
     return jsonify({
-        "state": state, "progress": PROGRESS[state], "done": state not in ("queued", "running"),
+        "state": state, "progress": progress, "done": state not in ("queued", "running"),
         "message": str(STATE_TEXT[state]),
         "publication_url": (url_for("publish.publication", publication_id=result["publication_id"])
                             if result["publication_id"] else None),
@@ -161,7 +165,7 @@ def download(publication_id: int) -> Any:
         flash(user_message(err), "error")
         return redirect(url_for("publish.publication", publication_id=pub.id))
     db.session.commit()
-    response = Response(data, mimetype="image/jpeg")
+    response = Response(data, mimetype="video/mp4" if filename.endswith(".mp4") else "image/jpeg")
     response.headers["Content-Disposition"] = attachment(filename)
     return response
 

@@ -19,9 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consentflow.consent.effective import allows, consent_map
-from consentflow.models import ConsentRecord, Face, FaceReview, Person
+from consentflow.models import ConsentRecord, Face, FaceReview, Person, Photo
 from consentflow.photos.decisions import FaceFacts, ReviewFacts, consent_purpose, persons_to_check
 from consentflow.photos.decisions import decide_photo as rules_decide_photo
+from consentflow.photos.imaging import is_video_type
 from consentflow.publish.redact import Box, Decision, PlannedFace
 
 # A decision made on one box belongs to a new detection of the same face
@@ -30,9 +31,14 @@ REATTACH_IOU = 0.5
 IDENTIFYING_KINDS = frozenset({"confirm", "assign"})
 
 
-def purpose_key(channel: str) -> str:
-    """Consent purpose for publishing a photo on a channel: "website" -> "website.photo"."""
-    return consent_purpose(channel)
+def medium_of(photo: Photo) -> str:
+    """"video" for a video item, else "photo": which consent a channel needs for it."""
+    return "video" if is_video_type(photo.media_type) else "photo"
+
+
+def purpose_key(channel: str, medium: str = "photo") -> str:
+    """Consent purpose for publishing on a channel: "website" -> "website.photo" / "website.video"."""
+    return consent_purpose(channel, medium)
 
 
 def channel_of(purpose: str) -> str:
@@ -174,15 +180,18 @@ def _facts(resolved: ResolvedFace) -> FaceFacts:
 def decide_photo(
     session: Session, resolved: Sequence[ResolvedFace], channels: Iterable[str], on: date
 ) -> dict[str, list[FaceDecision]]:
-    """Decisions for every real face and every channel, by the pipeline's one rule.
+    """Decisions for every real face (or video track) and every channel, by the one rule.
 
-    Faces marked "not a face" are left out; the consent record that allowed
-    showing a face is kept for the publication's snapshot.
+    A video's tracks are faces of the video item: the same rule, with the
+    "<channel>.video" consent instead of "<channel>.photo". Faces marked
+    "not a face" are left out; the consent record that allowed showing a
+    face is kept for the publication's snapshot.
     """
     channels = list(channels)
     facts = [_facts(r) for r in resolved]
     people = persons_to_check(facts)
-    purposes = [purpose_key(c) for c in channels]
+    medium = medium_of(resolved[0].face.photo) if resolved else "photo"
+    purposes = [purpose_key(c, medium) for c in channels]
     records = consent_records(session, people, purposes, on)
     outcome = rules_decide_photo(facts, purposes, records)
     result: dict[str, list[FaceDecision]] = {}

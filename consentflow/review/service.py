@@ -21,6 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from consentflow.audit.service import Actor, record_event
 from consentflow.errors import ConflictError, InvalidInput, InvalidState, NotFound
 from consentflow.models import Face, FaceReview, Person, Photo, PhotoPurpose, Publication
+from consentflow.photos.imaging import is_video_type
 from consentflow.publish.redact import Box
 from consentflow.review.rules import IDENTIFYING_KINDS, active_reviews, reattach_reviews
 
@@ -204,6 +205,10 @@ def draw_face(
     photo = get_photo(session, school_id, photo_id)
     if photo.state not in REVIEWABLE_STATES:
         raise InvalidState("This photo is not open for review.")
+    if is_video_type(photo.media_type):
+        # A box on one frame cannot follow a face through time: deny rather than half-blur.
+        raise InvalidInput("Faces cannot be drawn on a video; process the video again or "
+                           "reject it.")
     left, right = sorted((max(0, box.left), min(photo.width, box.right)))
     top, bottom = sorted((max(0, box.top), min(photo.height, box.bottom)))
     if right - left < 4 or bottom - top < 4:

@@ -9,11 +9,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from consentflow.models import Album, Face, FaceReview, Photo, PhotoPurpose, Publication
+from consentflow.photos.video import clock, video_tracks
+from consentflow.publish.video import audio_kept
 from consentflow.review.rules import (
     IDENTIFYING_KINDS,
     ResolvedFace,
     consent_records,
     decide_photo,
+    medium_of,
     people_names,
     purpose_key,
     resolve_faces,
@@ -166,12 +169,20 @@ def photo_page(session: Session, photo: Photo, channel: str | None, today: date)
     portraits = portrait_faces(session, photo.school_id, photo.id, candidate_ids)
     faces = [_face_row(r, photo, names, per_face[r.face.id], active, n, portraits)
              for n, r in enumerate(resolved, start=1)]
+    tracks = video_tracks(session, photo.id) if medium_of(photo) == "video" else {}
+    for row in faces:
+        track = tracks.get(row["id"])
+        row["track"] = None if track is None else {
+            "number": track.number, "start": clock(track.first_time),
+            "end": clock(track.last_time), "start_seconds": round(track.first_time, 2)}
     identified = sorted({r.person_id for r in resolved if r.person_id and not r.not_face})
-    records = consent_records(session, identified, [purpose_key(c) for c in channels], today)
+    medium = medium_of(photo)
+    records = consent_records(session, identified, [purpose_key(c, medium) for c in channels],
+                              today)
     consent_rows = [{
         "name": names.get(pid, "?"),
-        "cells": [{"channel": c, "ok": records.get((pid, purpose_key(c))) is not None,
-                   "record_id": getattr(records.get((pid, purpose_key(c))), "id", None)}
+        "cells": [{"channel": c, "ok": records.get((pid, purpose_key(c, medium))) is not None,
+                   "record_id": getattr(records.get((pid, purpose_key(c, medium))), "id", None)}
                   for c in channels],
     } for pid in identified]
     purposes = {pp.purpose: pp for pp in session.scalars(
@@ -185,6 +196,10 @@ def photo_page(session: Session, photo: Photo, channel: str | None, today: date)
         "shown": sum(1 for d in by_channel[c] if d.decision == "show"),
         "blurred": sum(1 for d in by_channel[c] if d.decision != "show"),
         "publication": live.get(c),
+        "keep_audio": bool(purposes[c].keep_audio) if c in purposes else False,
+        # The sound rule's outcome now (the reviewer's wish AND everyone shown).
+        "audio_kept": audio_kept(bool(purposes[c].keep_audio) if c in purposes else False,
+                                 by_channel[c]),
     } for c in channels]
     prev_id, next_id = neighbours(session, photo)
     return {
@@ -193,6 +208,9 @@ def photo_page(session: Session, photo: Photo, channel: str | None, today: date)
         "active_channel": active, "consent_rows": consent_rows, "channel_names": channels,
         "prev_id": prev_id, "next_id": next_id,
         "attention": sum(1 for f in faces if f["needs_attention"]),
+        "is_video": medium_of(photo) == "video",
+        "progress_percent": (round(100 * (photo.progress_done or 0) / photo.progress_total)
+                             if photo.progress_total else 0),
     }
 
 

@@ -43,9 +43,10 @@ from consentflow.publish.forms import PublishForm
 from consentflow.publish.redact import Box
 from consentflow.publish.refusals import refusal_panels
 from consentflow.publish.service import approve_purpose, preview_derivative
+from consentflow.publish.video import preview_status
 from consentflow.review import service
 from consentflow.review.bulk import decide_faces
-from consentflow.review.crops import face_crop
+from consentflow.review.crops import crop_key, face_crop
 from consentflow.review.forms import (
     BulkForm,
     DrawFaceForm,
@@ -144,8 +145,14 @@ def photo(photo_id: int) -> Any:
     current = next((f for f in page["grid"] if f["id"] == wanted),
                    page["grid"][0] if page["grid"] else None)
     results = service.search_people(db.session, require_school().id, query) if query else []
+    video_preview = None
+    if page["is_video"] and found.state in service.REVIEWABLE_STATES:
+        state, _key, percent = preview_status(db.session, _storage(), found,
+                                              page["active_channel"], utcnow())
+        video_preview = {"state": state, "percent": percent}
     return render_template(
         "review/photo.html", page=page, query=query, results=results, current=current,
+        video_preview=video_preview or {"state": "unavailable", "percent": 0},
         form=FaceDecisionForm(), draw_form=DrawFaceForm(), purpose_form=PurposeForm(),
         publish_form=PublishForm(), version_form=VersionedForm(),
         refusals=refusal_panels(db.session, found),
@@ -248,7 +255,16 @@ def image(photo_id: int) -> Any:
 def crop(face_id: int) -> Any:
     """A face with some margin, cached: a group photo decodes its original once, not per face."""
     face, found = _owned_face(face_id)
-    if found.storage_key is None or is_video_type(found.media_type):
+    if is_video_type(found.media_type):
+        # A track's crop was cut from its best frame when the video was processed.
+        storage = _storage()
+        key = crop_key(found, face)
+        if found.storage_key is None or not storage.exists(key):
+            abort(404)
+        response = Response(storage.read(key), mimetype="image/jpeg")
+        response.headers["Cache-Control"] = "private, max-age=600"
+        return response
+    if found.storage_key is None:
         abort(404)
     try:
         check_renderable(found, upload_limits(current_app.config))

@@ -149,6 +149,12 @@
             li.className = "thumb state-" + d.photos[id].state;
             var badge = li.querySelector(".badge.state");
             if (badge) { badge.textContent = d.photos[id].label; }
+            var bar = li.querySelector("progress.video-progress");
+            if (bar) {
+              var pct = d.photos[id].video_percent;
+              bar.hidden = pct === null || pct === undefined;
+              if (!bar.hidden) { bar.value = pct; }
+            }
           });
           var busy = d.queued + d.processing > 0;
           if (wasBusy && !busy) { reload.hidden = false; }

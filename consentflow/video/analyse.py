@@ -18,7 +18,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -133,10 +133,16 @@ def analyse_video(
     path: str | os.PathLike[str],
     settings: VideoSettings = VideoSettings(),
     limits: VideoLimits = VideoLimits(),
+    progress: Callable[[int, int], None] | None = None,
 ) -> VideoAnalysis:
-    """Every face of the video as a track covering every frame it may be on (raises VideoRejected)."""
+    """Every face of the video as a track covering every frame it may be on (raises VideoRejected).
+
+    ``progress(frames done, frames expected)`` is called after each detection
+    (the expected count is 0 when the container does not state a duration).
+    """
     started = time.perf_counter()
     info = probe_video(path, limits)
+    expected = expected_frames(info)
     step = settings.step(info.fps)
     tracker = FaceTracker(step, settings.tracker)
     crops: dict[int, list[_Crop]] = {}
@@ -150,9 +156,16 @@ def analyse_video(
             best.append(_crop(frame, face))
             best.sort(key=lambda c: c.quality, reverse=True)
             del best[settings.encode_per_track:]
+        if progress is not None:
+            progress(frame.index + 1, expected)
     tracks = tracker.finish(last_index + 1, info.fps, info.width, info.height)
     tracks = [_encode(track, crops.get(track.id, []), settings.engine) for track in tracks]
     return VideoAnalysis(info, step, last_index + 1, tuple(tracks), time.perf_counter() - started)
+
+
+def expected_frames(info: VideoInfo) -> int:
+    """Frames the video should have by its header (0 when it gives no duration)."""
+    return round(info.duration * info.fps) if info.duration else 0
 
 
 def _encode(track: Track, crops: Sequence[_Crop], engine: EngineSettings) -> Track:

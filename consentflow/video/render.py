@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -102,11 +102,13 @@ def render_video(
     blur: Mapping[int, Sequence[Box]],
     keep_audio: bool,
     limits: VideoLimits = VideoLimits(),
+    progress: Callable[[int], None] | None = None,
 ) -> RenderedVideo:
     """Write ``dest``: ``source`` with the boxes ``blur[frame index]`` obliterated on every frame.
 
     ``keep_audio`` is the caller's decision (False drops the sound). Raises
     ``VideoRejected`` when the source breaks or the pass overruns its deadline.
+    ``progress(frames written)`` is called every 10 frames.
     """
     started = time.perf_counter()
     deadline = time.monotonic() + limits.decode_budget(
@@ -155,6 +157,8 @@ def render_video(
                         new.pts = index
                         out.mux(video_out.encode(new))
                         index += 1
+                        if progress is not None and index % 10 == 0:
+                            progress(index)
             except av.error.FFmpegError as exc:
                 raise VideoRejected("damaged", str(exc)) from exc
             out.mux(video_out.encode(None))

@@ -18,7 +18,7 @@ resemble a blurred track: then they are reported too (deny by default).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -74,6 +74,7 @@ def verify_video(
     step: int = 2,
     blurred_people: ReferenceIndex | None = None,
     limits: VideoLimits = VideoLimits(),
+    progress: Callable[[int], None] | None = None,
 ) -> VerificationResult:
     """Pass only when no blurred track can be found again on the rendered video.
 
@@ -86,6 +87,8 @@ def verify_video(
     frames_checked = faces_seen = 0
     for frame in iter_frames(rendered, info, limits, every=step):
         frames_checked += 1
+        if progress is not None:
+            progress(frame.index + 1)
         faces = detect_faces(prepare_image(Image.fromarray(frame.pixels), engine.max_side), engine)
         if not faces:
             continue

@@ -198,6 +198,11 @@ ACCESS: dict[str, Rule] = {
     "publish.bundle": staff("pr"),
     "publish.takedowns": staff("pr", "admin"),
     "publish.takedown_done": staff("pr"),
+    "videos.audio": staff("pr"),
+    "videos.make_preview": staff("pr"),
+    "videos.preview_status": staff("pr"),
+    "videos.preview": staff("pr"),
+    "videos.published": staff("pr", "admin"),
     # --- consent administration (admin) -------------------------------------
     "consent.index": staff("admin"),
     "consent.create_year": staff("admin"),

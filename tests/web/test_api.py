@@ -288,7 +288,7 @@ def test_upload_gives_per_file_results_and_only_queues(app, client, db_session):
     assert detail["progress"]["states"] == {"needs_review": 1} and detail["progress"]["faces"] == 1
 
 
-def test_a_video_is_stored_for_manual_review_and_never_queued(app, client, db_session):
+def test_a_video_is_stored_and_queued_like_a_photo(app, client, db_session):
     from tests.unit.test_video_upload import mp4
 
     school = factories.school(db_session)
@@ -297,10 +297,9 @@ def test_a_video_is_stored_for_manual_review_and_never_queued(app, client, db_se
     db_session.commit()
     result = _upload(client, raw, album.id, [("clip.mp4", mp4())]).get_json()["results"][0]
     assert (result["status"], result["video"]) == ("accepted", True)
-    assert "manual review required" in result["message"]
     photo = client.get(f"/api/v1/photos/{result['photo_id']}", headers=_h(raw)).get_json()
-    assert (photo["state"], photo["media_type"]) == ("needs_review", "video/mp4")
-    assert get_queue(app).pending_count() == 0
+    assert (photo["state"], photo["media_type"]) == ("uploaded", "video/mp4")
+    assert get_queue(app).pending_count() == 1
 
 
 def test_faces_give_boxes_and_the_review_rule_per_channel_without_names(app, client, db_session):

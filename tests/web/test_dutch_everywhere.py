@@ -47,6 +47,8 @@ NOT_PAGES = {
     "photos.album_status": "JSON polled by the page", "photos.school_status": "JSON",
     "publish.status": "JSON polled by the page (its message is translated, tested below)",
     "review.people": "JSON", "auth.login": "needs a logged-out client (read separately)",
+    "videos.preview": "video file", "videos.published": "video file",
+    "videos.preview_status": "JSON polled by the page",
     "consent.link_letter": "PDF letter", "consent.round_letters": "PDF letters",
     "signin.oidc_start": "a redirect to the school's provider (none configured here)",
     "signin.oidc_callback": "the provider's answer; its refusals are read in the sign-in browser test",

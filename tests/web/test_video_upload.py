@@ -1,4 +1,4 @@
-"""Videos over HTTP: accepted only as "manual review required", never processed or published."""
+"""Videos over HTTP: stored and queued like photos, never through the still-image paths."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from consentflow.errors import InvalidState
 from consentflow.faces.matching import MatchThresholds
 from consentflow.jobs import get_queue
 from consentflow.models import AuditEvent, Face, Photo, PhotoPurpose, Publication
-from consentflow.photos.service import VIDEO_NOTE, photos_to_reprocess
+from consentflow.photos.service import photos_to_reprocess
 from consentflow.photos.storage import LocalStorage
-from consentflow.publish.service import approve_purpose, preview_derivative, publish_photo
+from consentflow.publish.service import preview_derivative, publish_photo
 from tests import factories
 from tests.jobs.photo_helpers import face_bytes, run_jobs
 from tests.unit.test_video_upload import ebml, mp4
@@ -41,8 +41,8 @@ def pr_album(client, auth, db_session):
     return school, user, album
 
 
-def test_videos_are_stored_for_manual_review_and_never_queued(app, client, auth, db_session,
-                                                              pr_album):
+def test_videos_are_stored_and_queued_and_a_broken_one_fails_with_its_reason(
+        app, client, auth, db_session, pr_album):
     _school, _user, album = pr_album
     video, webm = mp4(), ebml()
     response = _upload(client, auth, album.id, [("clip.MP4", video), ("clip.webm", webm),
@@ -51,42 +51,39 @@ def test_videos_are_stored_for_manual_review_and_never_queued(app, client, auth,
     results = response.get_json()["results"]
     assert [r["status"] for r in results] == ["accepted", "accepted", "rejected", "accepted"]
     assert [r["video"] for r in results] == [True, True, False, False]
-    assert "manual review required" in results[0]["message"]
     assert "not a supported image" in results[2]["message"]
     videos = [db_session.get(Photo, r["photo_id"]) for r in results[:2]]
     assert [v.media_type for v in videos] == ["video/mp4", "video/webm"]
-    for v in videos:
-        assert (v.state, v.width, v.height, v.failure_reason) == ("needs_review", 0, 0, VIDEO_NOTE)
+    assert [v.state for v in videos] == ["uploaded", "uploaded"]
     # Stored byte-exact, content-addressed, like a photo.
     storage = LocalStorage(app.config["STORAGE_DIR"])
     assert storage.read(videos[0].storage_key) == video
     assert videos[0].storage_key.endswith(videos[0].sha256)
-    # Only the photo was queued; the worker finds no faces in the videos.
-    assert get_queue(app).pending_count() == 1
+    # Videos are queued like photos; these two are containers without a decodable stream.
+    assert get_queue(app).pending_count() == 3
+    page = client.get(f"/photos/albums/{album.id}").get_data(as_text=True)
+    assert page.count('class="video-progress"') == 2
     run_jobs(app)
     db_session.expire_all()
+    for v in videos:
+        v = db_session.get(Photo, v.id)
+        assert v.state == "failed" and v.failure_reason
+        assert "Error" not in v.failure_reason  # the engine's clear message, not a traceback
     assert db_session.scalar(select(func.count()).select_from(Face).where(
         Face.photo_id.in_([v.id for v in videos]))) == 0
-    assert all(db_session.get(Photo, v.id).state == "needs_review" for v in videos)
-    # A job enqueued for a video anyway (e.g. by another caller) does nothing.
-    get_queue(app).enqueue("process_photo", videos[0].id)
-    run_jobs(app)
-    db_session.expire_all()
-    assert db_session.get(Photo, videos[0].id).state == "needs_review"
     # The album page labels videos; their thumbnail is a placeholder, never video bytes.
     page = client.get(f"/photos/albums/{album.id}").get_data(as_text=True)
-    assert page.count("Video: manual review") == 2
+    assert page.count("▶ Video") == 2
     thumb = client.get(f"/photos/photo/{videos[0].id}/thumb")
     assert thumb.status_code == 200 and thumb.mimetype == "image/png"
     with Image.open(io.BytesIO(thumb.data)) as im:
         assert im.format == "PNG"
-    # Retrying processing is refused; bulk reprocessing skips videos.
+    # A failed video can be retried like a photo.
     token = auth.csrf(f"/photos/albums/{album.id}")
-    retry = client.post(f"/photos/albums/{album.id}/photos/{videos[0].id}/retry",
-                        data={"csrf_token": token}, follow_redirects=True)
-    assert "not processed automatically" in retry.get_data(as_text=True)
-    assert get_queue(app).pending_count() == 0
-    assert not {v.id for v in videos} & {p.id for p in photos_to_reprocess(db_session, album.school_id)}
+    client.post(f"/photos/albums/{album.id}/photos/{videos[0].id}/retry",
+                data={"csrf_token": token}, follow_redirects=True)
+    assert get_queue(app).pending_count() == 1
+    assert {v.id for v in videos} <= {p.id for p in photos_to_reprocess(db_session, album.school_id)}
     assert db_session.scalar(select(AuditEvent).where(AuditEvent.action == "photo.upload",
                                                       AuditEvent.object_id == str(videos[0].id)))
 
@@ -104,55 +101,42 @@ def test_a_video_over_the_video_limit_is_refused(app, client, auth, db_session, 
     assert results[0]["status"] == "accepted"
 
 
-def test_a_video_cannot_be_approved_previewed_or_published(app, client, auth, db_session,
+def test_a_video_never_goes_through_the_still_image_paths(app, client, auth, db_session,
                                                           pr_album):
     school, user, album = pr_album
     result = _upload(client, auth, album.id, [("clip.mp4", mp4())]).get_json()["results"][0]
     video = db_session.get(Photo, result["photo_id"])
+    video.state = "needs_review"  # as if processed, with no tracks
+    db_session.commit()
 
     page = client.get(f"/review/photo/{video.id}").get_data(as_text=True)
-    assert 'id="video-notice"' in page and "manual review required" in page
-    assert 'class="facebox' not in page and "data-approve=" not in page
+    assert 'id="video-stage"' in page
+    assert 'class="facebox' not in page and 'id="draw-form"' not in page
     assert "review/photo/%d/image" % video.id not in page
-    version = int(VERSION_RE.search(page).group(1))
-    csrf = auth.csrf("/review/")
-    answer = client.post(f"/review/photo/{video.id}/purpose/website", follow_redirects=True,
-                         data={"action": "approve", "version": version, "csrf_token": csrf})
-    assert "cannot be approved or published" in answer.get_data(as_text=True)
-    assert db_session.scalar(select(PhotoPurpose).where(PhotoPurpose.photo_id == video.id,
-                                                        PhotoPurpose.status == "approved")) is None
     assert client.get(f"/review/photo/{video.id}/preview/website").status_code == 409
-
-    # Even with an approval row forced into the database, publishing refuses.
+    actor = Actor(user.id, user.email)
+    storage = LocalStorage(app.config["STORAGE_DIR"])
     db_session.add(PhotoPurpose(photo_id=video.id, purpose="website", status="approved"))
     db_session.get(Photo, video.id).state = "approved"
     db_session.commit()
-    published = client.post(f"/publish/photo/{video.id}/website", follow_redirects=True,
-                            data={"csrf_token": csrf})
-    assert "cannot be approved or published" in published.get_data(as_text=True)
-    assert db_session.scalar(select(func.count()).select_from(Publication)) == 0
-    actor = Actor(user.id, user.email)
-    storage = LocalStorage(app.config["STORAGE_DIR"])
     with pytest.raises(InvalidState):
         publish_photo(db_session, actor=actor, school_id=school.id, photo_id=video.id,
                       channel="website", storage=storage, now=video.uploaded_at,
                       tolerance=MatchThresholds.defaults().loose)
     with pytest.raises(InvalidState):
-        approve_purpose(db_session, actor=actor, school_id=school.id, photo_id=video.id,
-                        channel="website", expected_version=None, now=video.uploaded_at)
-    with pytest.raises(InvalidState):
         preview_derivative(db_session, school_id=school.id, photo_id=video.id, channel="website",
                            storage=storage, now=video.uploaded_at)
     db_session.rollback()
+    assert db_session.scalar(select(func.count()).select_from(Publication)) == 0
 
     # Rejecting a video works as for a photo.
     page = client.get(f"/review/photo/{video.id}").get_data(as_text=True)
     version = int(VERSION_RE.search(page).group(1))
+    csrf = auth.csrf("/review/")
     client.post(f"/review/photo/{video.id}/purpose/website",
                 data={"action": "reject", "version": version, "csrf_token": csrf, "reason": "no"})
     db_session.expire_all()
     assert db_session.get(Photo, video.id).state == "rejected"
-
 
 
 def test_review_image_route_does_not_decode_a_video(client, auth, db_session, pr_album) -> None:
