@@ -110,9 +110,13 @@ PUBLIC_ENDPOINTS = {
     "auth.login", "auth.logout", "auth.switch_language", "auth.switch_school",
     "consent.public.consent_page", "consent.public.done", "home.index", "static", "api.v1.openapi",
     "consent.public.overview", "consent.public.publication_image",
+    # Signing in: before there is a session (school account, second factor during
+    # login, forgotten password, invitation links); the account pages have roles.
+    "signin.school_login", "signin.oidc_start", "signin.oidc_callback", "signin.second_factor",
+    "signin.enrol", "signin.forgot", "signin.account_link", "signin.account_link_school",
 }
 ADMIN_ENDPOINT_PREFIXES = ("admin.", "person.", "guardian.", "consentform.", "consentrecord.",
-                           "user.", "school.", "auditevent.")
+                           "user.", "school.", "auditevent.", "signin_provider.")
 
 
 def test_every_view_declares_its_roles(app) -> None:
@@ -129,11 +133,12 @@ def test_admin_endpoints_all_belong_to_secured_views(app) -> None:
     from flask_admin import BaseView
 
     from consentflow.admin.base import SchoolScopedView, SecureIndexView
+    from consentflow.admin.signin import SignInProviderView
     from consentflow.admin.views import SchoolView, UserView
 
     admin = app.extensions["admin"][0]
     views: list[BaseView] = [admin.index_view, *admin._views]
-    secured = (SchoolScopedView, SecureIndexView, SchoolView, UserView)
+    secured = (SchoolScopedView, SecureIndexView, SchoolView, UserView, SignInProviderView)
     assert all(isinstance(v, secured) for v in views), [type(v).__name__ for v in views]
 
 
