@@ -17,12 +17,16 @@ model on the crop's box, then ``compute_face_descriptor`` with 1 jitter.
 
 from __future__ import annotations
 
+import os
 import pickle
 import sys
 import time
 
-import dlib
-import numpy as np
+# As consentflow.faces does: one BLAS thread (parallelism is per process).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import dlib  # noqa: E402
+import numpy as np  # noqa: E402
 
 
 def main(source: str, target: str) -> None:

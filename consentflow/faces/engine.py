@@ -84,7 +84,7 @@ class EngineSettings:
     encoding_face_px: int = 150
     # A photo with at least ``encoding_parallel_min`` faces is encoded by this
     # many processes (this one and helpers, see faces/encoding_pool.py):
-    # dlib's ResNet holds the GIL and costs ~90 ms of CPU per face. Fewer
+    # dlib's ResNet holds the GIL and costs ~20 ms of CPU per face. Fewer
     # faces are not worth the hand-over. 1 = never. Results are identical.
     encoding_processes: int = 2
     encoding_parallel_min: int = 24
