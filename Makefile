@@ -23,15 +23,34 @@ uv:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
 		$(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
 
-install: uv
+# dlib is compiled from source against OpenBLAS (pyproject.toml, README
+# "Dependencies"): the library, its headers and a C++ compiler must be there
+# before uv builds it, or dlib comes out without BLAS (several times slower).
+# Debian/Ubuntu packages, installed only when missing.
+BUILD_PACKAGES := libopenblas-dev g++ python3-dev
+build-deps:
+	@missing="$$(for p in $(BUILD_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done)"; \
+	if command -v apt-get >/dev/null 2>&1 && [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi; \
+		echo "Installing $$missing (to build dlib)"; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# The first install compiles dlib (a few minutes; uv caches the wheel). A dlib
+# built without BLAS (OpenBLAS missing when it was built) is refused here.
+install: uv build-deps
 	$(UV) sync --frozen
+	@$(UV) run --frozen python -c "import dlib, sys; dlib.DLIB_USE_BLAS or sys.exit( \
+		'dlib was built without BLAS: install libopenblas-dev, then uv cache clean dlib and make install')"
 	$(UV) run --frozen pybabel compile -d consentflow/translations >/dev/null
 	@# The OpenID Connect provider the sign-in tests run on loopback (pinned in its package-lock.json).
 	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error >/dev/null; \
 		else echo "npm not found: the school sign-in tests need Node.js and npm (apt-get install nodejs npm)"; fi
 
-# Debian's chromium for the browser tests (Playwright drives it; no browser download).
-system-deps:
+# Debian's chromium for the browser tests (Playwright drives it; no browser
+# download), and OpenBLAS for dlib.
+system-deps: build-deps
 	@if [ ! -x /usr/bin/chromium ]; then \
 		if [ "$$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi; \
 		$$SUDO apt-get update -qq && \
@@ -110,4 +129,4 @@ translations:
 	$(UV) run --frozen pybabel update -i consentflow/translations/messages.pot -d consentflow/translations
 	$(UV) run --frozen pybabel compile -d consentflow/translations
 
-.PHONY: help uv install system-deps run serve lint test wheel bench-video test-pg bench screenshots translations
+.PHONY: help uv build-deps install system-deps run serve lint test wheel bench-video test-pg bench screenshots translations

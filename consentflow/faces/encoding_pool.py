@@ -1,8 +1,8 @@
 """Encoding a photo's faces on several cores: long-lived helper processes.
 
-dlib's ResNet costs ~90 ms of CPU per face on our 2-core machine (dlib is
-built without BLAS) and holds the GIL, so threads do not help: a 200-face
-group photo needs helper processes. They are plain subprocesses (not
+dlib's ResNet costs ~20 ms of CPU per face on our 2-core machine (~90 ms
+with the BLAS-less dlib-bin wheel used before) and holds the GIL, so
+threads do not help: a 200-face group photo needs helper processes. They are plain subprocesses (not
 ``multiprocessing``) because the queue's worker processes are daemonic and
 may not start ``multiprocessing`` children. Each helper loads the dlib
 models once and then answers requests on its stdin/stdout:

@@ -205,6 +205,9 @@ def test_tile_grid_covers_image_with_the_requested_overlap() -> None:
     xs = sorted({(t[0], t[2]) for t in tiles})
     assert xs[0][1] - xs[1][0] >= 128
     assert detectors.tile_grid(300, 200, 1024, 128) == [(0, 0, 300, 200)]
+    # The default 1280: a 1600x1200 working image is cut once, across its
+    # longer side (one overlap band, one tile per detection thread).
+    assert detectors.tile_grid(1600, 1200, 1280, 128) == [(0, 0, 864, 1200), (736, 0, 1600, 1200)]
 
 
 def test_centerface_accepts_sizes_that_are_not_multiples_of_32() -> None:
