@@ -19,8 +19,11 @@ def _dry_run(**env: str) -> tuple[str, list[str]]:
 def test_first_run_is_sqlite_even_when_ci_sets_postgresql() -> None:
     out, runs = _dry_run(TEST_DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     assert len(runs) == 2, out
-    assert "TEST_DATABASE_URL=sqlite" in runs[0]
+    # Both runs go on at once (one per core); the SQLite run is the one named run 1.
+    assert [("TEST_DATABASE_URL=sqlite" in run) for run in runs] == [False, True], out
     assert "test run 1: SQLite" in out and "test run 2: PostgreSQL" in out
+    # A failure of either run fails make test.
+    assert "[ $sqlite_rc -eq 0 ] && [ $pg_rc -eq 0 ]" in out
 
 
 def test_lint_runs_before_the_tests() -> None:
