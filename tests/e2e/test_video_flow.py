@@ -159,7 +159,10 @@ def test_video_upload_review_preview_publish_and_the_published_file(
         pr.click("#purpose-website a[href*='/publish/publication/']")
         pr.wait_for_url("**/publish/publication/*")
         snapshot = pr.locator("#snapshot").inner_text()
-        assert "Barack Obama" in snapshot and "blur_no_consent" in snapshot
+        rows = {line.split("\t")[0]: line for line in snapshot.splitlines()}
+        assert "vervaagd: geen toestemming" in rows["Joe Biden"], snapshot  # decisions in words
+        assert "zichtbaar" in rows["Barack Obama"], snapshot
+        assert "blur_no_consent" not in snapshot
         assert pr.locator("#published-audio").get_attribute("data-audio-kept") == "0"
         with pr.expect_download() as download:
             pr.click("#download")
