@@ -303,6 +303,36 @@ def live_publication(session: Session, photo_id: int, channel: str) -> Publicati
         Publication.taken_down_at.is_(None)).limit(1))
 
 
+def recheck_at_publication(session: Session, *, actor: Actor, photo: Photo, channel: str,
+                           medium: str, now: datetime
+                           ) -> tuple[PhotoPurpose, list[ResolvedFace], list[FaceDecision]]:
+    """What every publication (photo or video) checks again when it is made.
+
+    The purpose is approved, the original exists, nothing is live yet, and
+    consent for ``<channel>.<medium>`` and face matching is what it was at
+    approval (deny by default: a change sends the item back to review, and
+    the refusal is kept; the caller commits).
+    """
+    pp = purpose_row(session, photo.id, channel)
+    if pp.status not in PUBLISHABLE or photo.state not in {"approved", "published"}:
+        raise InvalidState("Approve the photo for this purpose before publishing it.")
+    if photo.storage_key is None:
+        raise InvalidState("The original of this photo no longer exists.")
+    if live_publication(session, photo.id, channel) is not None:
+        raise InvalidState("This photo is already published for this purpose.")
+    approved_at = pp.decided_at or now
+    resolved = resolve_faces(session, photo.id)
+    decisions = decide_photo(session, resolved, [channel], now.date())[channel]
+    at_approval = decide_photo(session, resolved, [channel], approved_at.date())[channel]
+    identified = {d.resolved.person_id for d in decisions if d.resolved.person_id}
+    if _consent_changed_since(session, identified, (purpose_key(channel, medium), FACE_MATCHING),
+                              approved_at) or [
+        (d.decision, d.consent_record_id) for d in decisions
+    ] != [(d.decision, d.consent_record_id) for d in at_approval]:
+        raise _send_back(session, actor, photo, pp, "consent_changed", now)
+    return pp, resolved, decisions
+
+
 def publish_photo(
     session: Session,
     *,
@@ -329,23 +359,8 @@ def publish_photo(
     channel = _channel(channel)
     photo = get_photo(session, school_id, photo_id)
     _refuse_video(photo)
-    pp = purpose_row(session, photo.id, channel)
-    if pp.status not in PUBLISHABLE or photo.state not in {"approved", "published"}:
-        raise InvalidState("Approve the photo for this purpose before publishing it.")
-    if photo.storage_key is None:
-        raise InvalidState("The original of this photo no longer exists.")
-    if live_publication(session, photo.id, channel) is not None:
-        raise InvalidState("This photo is already published for this purpose.")
-    approved_at = pp.decided_at or now
-    resolved = resolve_faces(session, photo.id)
-    decisions = decide_photo(session, resolved, [channel], now.date())[channel]
-    at_approval = decide_photo(session, resolved, [channel], approved_at.date())[channel]
-    identified = {d.resolved.person_id for d in decisions if d.resolved.person_id}
-    if _consent_changed_since(session, identified, (purpose_key(channel), FACE_MATCHING),
-                              approved_at) or [
-        (d.decision, d.consent_record_id) for d in decisions
-    ] != [(d.decision, d.consent_record_id) for d in at_approval]:
-        raise _send_back(session, actor, photo, pp, "consent_changed", now)
+    pp, resolved, decisions = recheck_at_publication(session, actor=actor, photo=photo,
+                                                     channel=channel, medium="photo", now=now)
     school = session.get(School, school_id)
     assert school is not None
     how = redaction_choices(session, photo.id, resolved)
@@ -358,6 +373,7 @@ def publish_photo(
         references = _references(session, {p for b in blurred for p in b.person_ids}, cipher)
     except KeyError as err:
         raise _refuse_in_place(session, actor, photo, pp, str(err.args[0]), now) from err
+    assert photo.storage_key is not None  # recheck_at_publication refused a missing original
     original = load_upright(storage.read(photo.storage_key))
     derivative = render_derivative(original, plan.blur, plan.how())
     check = check_derivative(derivative.image, shown=shown, blurred=blurred, not_faces=not_faces,

@@ -36,22 +36,18 @@ from consentflow.audit.service import Actor, record_event
 from consentflow.errors import InvalidState
 from consentflow.faces.matching import ReferenceIndex
 from consentflow.models import Face, Photo, PhotoPurpose, Publication
-from consentflow.models.consent import FACE_MATCHING
-from consentflow.photos.decisions import consent_purpose
 from consentflow.photos.storage import Storage, content_key
 from consentflow.photos.video import clock, load_track_boxes, local_copy, video_tracks
 from consentflow.publish.redact import Box
 from consentflow.publish.service import (
-    PUBLISHABLE,
     ClaimLost,
     PublicationRefused,
     _channel,
-    _consent_changed_since,
     _references,
     _refuse_in_place,
     _send_back,
     _snapshot,
-    live_publication,
+    recheck_at_publication,
     release_claim,
 )
 from consentflow.review.crops import derived_prefix
@@ -212,29 +208,15 @@ def prepare_video(session: Session, *, actor: Actor, school_id: int, photo_id: i
     """Re-check consent and build the render plan; refuses as ``publish_photo`` does."""
     channel = _channel(channel)
     photo = get_photo(session, school_id, photo_id)
-    pp = purpose_row(session, photo.id, channel)
-    if pp.status not in PUBLISHABLE or photo.state not in {"approved", "published"}:
-        raise InvalidState("Approve the photo for this purpose before publishing it.")
-    if photo.storage_key is None:
-        raise InvalidState("The original of this photo no longer exists.")
-    if live_publication(session, photo.id, channel) is not None:
-        raise InvalidState("This photo is already published for this purpose.")
-    approved_at = pp.decided_at or now
-    resolved = resolve_faces(session, photo.id)
-    decisions = decide_photo(session, resolved, [channel], now.date())[channel]
-    at_approval = decide_photo(session, resolved, [channel], approved_at.date())[channel]
-    identified = {d.resolved.person_id for d in decisions if d.resolved.person_id}
-    video_purposes = (consent_purpose(channel, "video"), FACE_MATCHING)
-    if _consent_changed_since(session, identified, video_purposes, approved_at) or [
-        (d.decision, d.consent_record_id) for d in decisions
-    ] != [(d.decision, d.consent_record_id) for d in at_approval]:
-        raise _send_back(session, actor, photo, pp, "consent_changed", now)
+    pp, _resolved, decisions = recheck_at_publication(session, actor=actor, photo=photo,
+                                                      channel=channel, medium="video", now=now)
     blur, blurred, maybe_people = blur_plan(session, storage, decisions, cipher)
     tracks = video_tracks(session, photo.id)
     try:
         references = _references(session, maybe_people, cipher)
     except KeyError as err:
         raise _refuse_in_place(session, actor, photo, pp, str(err.args[0]), now) from err
+    assert photo.storage_key is not None  # recheck_at_publication refused a missing original
     return VideoPlan(
         photo_id=photo.id, channel=channel, version=photo.version, storage_key=photo.storage_key,
         decisions=tuple(decisions), blur=blur, blurred_tracks=tuple(blurred),
