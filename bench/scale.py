@@ -116,7 +116,8 @@ def _peak_rss(pid: int) -> list[tuple[int, str, float]]:
     for member in _tree(pid):
         try:
             status = Path(f"/proc/{member}/status").read_text()
-            cmd = Path(f"/proc/{member}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:60]
+            argv = Path(f"/proc/{member}/cmdline").read_bytes().decode(errors="replace").split("\0")
+            cmd = " ".join([Path(argv[0]).name, *argv[1:]])[:60]
         except OSError:
             continue
         for line in status.splitlines():
