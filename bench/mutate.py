@@ -13,8 +13,10 @@ Survivors judged equivalent are listed, one line of reason each, in the table
 "Equivalent mutants" of bench/README.md: that table is the one list, read here.
 
 Usage:  python bench/mutate.py [GROUP ...]   (no argument: every group, in order)
-Prints killed / survived / equivalent / other per group and module, then the
-surviving mutants not judged equivalent, and exits 1 while any remain.
+Prints killed / survived / no tests / equivalent / other (timeouts count as
+killed; "other": suspicious, segfault, not checked) per group and module, then
+the survivors (and mutants no test runs) not judged equivalent, and exits 1
+while any remain.
 """
 
 from __future__ import annotations
@@ -172,7 +174,7 @@ def main() -> int:
         parser.error(f"unknown group(s): {', '.join(sorted(unknown))}")
     equivalent = equivalent_mutants()
     open_survivors: list[str] = []
-    print(f"{'group':<10} {'module':<40} {'killed':>6} {'survived':>8} {'equiv.':>6} {'other':>5}")
+    print(f"{'group':<10} {'module':<40} {'killed':>6} {'survived':>8} {'no tests':>8} {'equiv.':>6} {'other':>5}")
     for group in args.groups or list(GROUPS):
         statuses = run_group(group, args.max_children)
         by_module: dict[str, Counter[str]] = {}
@@ -182,13 +184,14 @@ def main() -> int:
                 counts["killed"] += 1
             elif status == "survived" and mutant in equivalent:
                 counts["equivalent"] += 1
-            elif status == "survived":
-                counts["survived"] += 1
+            elif status in ("survived", "no tests"):
+                # A mutant no test of the group runs is not killed either.
+                counts["survived" if status == "survived" else "no tests"] += 1
                 open_survivors.append(mutant)
             else:
                 counts["other"] += 1
         for module, counts in by_module.items():
-            print(f"{group:<10} {module:<40} {counts['killed']:>6} {counts['survived']:>8} "
+            print(f"{group:<10} {module:<40} {counts['killed']:>6} {counts['survived']:>8} {counts['no tests']:>8} "
                   f"{counts['equivalent']:>6} {counts['other']:>5}", flush=True)
     if open_survivors:
         print("\nSurvivors neither killed nor listed as equivalent in bench/README.md "
