@@ -39,12 +39,14 @@ README = ROOT / "bench" / "README.md"
 GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "decisions": (
         ["consentflow/review/rules.py", "consentflow/photos/decisions.py"],
-        ["tests/unit/test_decisions.py", "tests/services/test_review_decisions.py",
+        ["tests/unit/test_decisions.py", "tests/unit/test_decisions_exact.py",
+         "tests/services/test_review_decisions.py", "tests/services/test_review_rules_exact.py",
          "tests/services/test_review_bulk.py"],
     ),
     "effective": (
         ["consentflow/consent/effective.py"],
-        ["tests/services/test_consent_effective.py", "tests/services/test_signing_date.py"],
+        ["tests/services/test_consent_effective.py", "tests/services/test_consent_effective_exact.py",
+         "tests/services/test_signing_date.py"],
     ),
     "signer": (
         ["consentflow/consent/signer.py"],
