@@ -54,7 +54,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "audit": (
         ["consentflow/audit/chain.py"],
-        ["tests/services/test_audit_chain.py", "tests/services/test_audit_tamper.py"],
+        ["tests/unit/test_audit_chain_rules.py", "tests/services/test_audit_chain.py",
+         "tests/services/test_audit_tamper.py"],
     ),
     "verify": (
         ["consentflow/publish/verify.py", "consentflow/publish/redaction.py"],
