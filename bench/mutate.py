@@ -64,7 +64,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "access": (
         ["consentflow/auth/access.py"],
-        ["tests/web/test_access.py"],
+        ["tests/services/test_access_rules.py", "tests/web/test_access.py"],
     ),
     "matching": (
         ["consentflow/faces/matching.py"],
