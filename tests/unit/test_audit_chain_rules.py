@@ -10,7 +10,7 @@ ids sorted or not) breaks every stored chain and must fail here first.
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import pytest
 
@@ -43,6 +43,8 @@ GOLDEN_RULE_1 = "ff125f6e8e7b52ded2b175e62ceeb0c3016fdb3f0cb1023280be14de51ec9d4
 
 def test_rules_hash_as_when_the_chain_was_written() -> None:
     assert canonical({"b": [1, 2], "a": "é"}) == '{"a":"é","b":[1,2]}'
+    # Dates and other non-JSON values in details are sealed as their text, not refused.
+    assert canonical({"on": date(2026, 1, 2)}) == '{"on":"2026-01-02"}'
     assert NAME == {"v": "Joë de Vries", "s": SALT, "c": GOLDEN_COMMITMENT}
     assert event_hash(EVENT) == GOLDEN_RULE_2
     assert event_hash(dataclasses.replace(EVENT, hash_version=1)) == GOLDEN_RULE_1
@@ -70,7 +72,7 @@ def test_rule_1_ignores_id_and_subject_order_but_seals_the_rest() -> None:
 
 def test_unknown_rule_or_missing_id_cannot_be_sealed() -> None:
     for bad in (dataclasses.replace(EVENT, hash_version=3), dataclasses.replace(EVENT, id=None)):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=r"cannot seal an event with hash rule \d and id (7|None)"):
             event_hash(bad)
 
 
