@@ -108,3 +108,10 @@ def test_role_check_and_owned_objects(app, db_session) -> None:
         for missing in (theirs.id, 10**9):
             with pytest.raises(NotFound):
                 get_owned(Album, missing)
+    # Signed in but without any school: refused (403), never a 500 or a 404.
+    homeless = factories.user(db_session, school=school, roles=())
+    db_session.commit()
+    with app.app_context(), app.test_request_context("/"):  # a fresh g per request
+        login_user(homeless)
+        with pytest.raises(Forbidden):
+            teachers()
