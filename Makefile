@@ -18,6 +18,8 @@ help:
 	@echo "make test   install everything and run the whole test suite"
 	@echo "make lint   ruff and mypy (make test runs them first)"
 	@echo "make bench  print the performance figures quoted in the README"
+	@echo "make mutate mutation testing of the privacy rules (slow, not CI; GROUPS=\"decisions audit\" for some)"
+	@echo "make scale  scale run: PostgreSQL, Redis, gunicorn, 1,000 photos, 20 users (PHOTOS=60 for a short one)"
 
 uv:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
@@ -123,6 +125,17 @@ bench: install
 	$(UV) run --frozen python bench/lookalikes.py
 	$(UV) run --frozen python bench/review_page.py
 
+# Mutation testing of the privacy rules (bench/mutate.py): each group of
+# modules against its own fast tests; too slow for CI, so run by hand.
+GROUPS ?=
+mutate: install
+	nice -n 19 $(UV) run --frozen python bench/mutate.py $(GROUPS)
+
+# The scale run (bench/scale.py): needs PostgreSQL and Redis on loopback.
+PHOTOS ?= 1000
+scale: install
+	cd bench && $(UV) run --frozen python scale.py --photos $(PHOTOS)
+
 # consentflow against deface on a composed 20 s 1080p30 clip (installs deface
 # into its own virtualenv under $TMPDIR; takes a while).
 bench-video: install
@@ -137,4 +150,4 @@ translations:
 	$(UV) run --frozen pybabel update -i consentflow/translations/messages.pot -d consentflow/translations
 	$(UV) run --frozen pybabel compile -d consentflow/translations
 
-.PHONY: help uv build-deps install system-deps run serve lint test wheel bench-video test-pg bench screenshots translations
+.PHONY: help uv build-deps install system-deps run serve lint test wheel bench-video test-pg bench screenshots translations mutate scale
