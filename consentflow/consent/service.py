@@ -54,7 +54,7 @@ def _load(session: Session, person_id: int, school_year_id: int,
 def _normalise_decisions(form: ConsentForm, decisions: dict[str, bool]) -> dict[str, bool]:
     unknown = sorted(set(decisions) - set(form.purposes))
     if unknown:
-        raise InvalidInput(f"The form does not ask about: {', '.join(unknown)}.")
+        raise InvalidInput("The form does not ask about: %(purposes)s.", purposes=", ".join(unknown))
     # A purpose left unanswered is a no: consent is never assumed.
     return {purpose: decisions.get(purpose) is True for purpose in form.purposes}
 

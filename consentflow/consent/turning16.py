@@ -39,7 +39,7 @@ def invite_self_signer(session: Session, *, actor: Actor, school_id: int, person
     today = local_date(now)
     signers = signers_of(person, today)
     if not signers.self_signs:
-        raise SignerRuleViolation(f"{person.full_name} is not 16 yet; a guardian signs.")
+        raise SignerRuleViolation("%(name)s is not 16 yet; a guardian signs.", name=person.full_name)
     rnd = open_round_for(session, school_id, today)
     if rnd is None:
         raise InvalidState("There is no open consent round for this school year; open one first.")
