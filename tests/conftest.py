@@ -129,7 +129,28 @@ def make_app(database_url: str, instance: Path, **overrides: Any) -> Flask:
     config.update(overrides)
     app = create_app(config)
     app.test_client_class = IsolatedClient
+    _APPS_MADE.append(app)
     return app
+
+
+# Every app a test (or a fixture it pulls in) made: its engines' pooled
+# connections are closed after the test, instead of whenever the garbage
+# collector gets to the app, where psycopg would warn ("deleted while still
+# open") in the middle of an unrelated test and fail it.
+_APPS_MADE: list[Flask] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_pooled_connections() -> Iterator[None]:
+    start = len(_APPS_MADE)
+    yield
+    from consentflow.extensions import db
+
+    for made in _APPS_MADE[start:]:
+        with made.app_context():
+            for engine in db.engines.values():
+                engine.dispose()
+    del _APPS_MADE[start:]
 
 
 @pytest.fixture(scope="session")

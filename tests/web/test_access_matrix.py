@@ -182,6 +182,10 @@ def matrix(migrated: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         anonymous = app.test_client()
         yield Matrix(app, a, b, anonymous)
     finally:
+        from consentflow.extensions import db
+
+        for engine in db.engines.values():
+            engine.dispose()  # its pooled connections, closed now rather than by the garbage collector
         ctx.pop()
         _empty_tables(app)
 
