@@ -4,6 +4,7 @@ the compiled Dutch catalogue travel inside the package."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -36,12 +37,19 @@ SMOKE = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_wheel_carries_everything_a_deployment_needs(tmp_path: Path) -> None:
+    # Built from a copy of the sources: setuptools writes build/ and *.egg-info
+    # next to pyproject.toml, and make test runs the suite twice at once.
+    source = tmp_path / "src"
+    shutil.copytree(ROOT / "consentflow", source / "consentflow",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.mo"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
     subprocess.run([sys.executable, "-m", "babel.messages.frontend", "compile", "-d",
-                    str(ROOT / "consentflow" / "translations")], check=True, capture_output=True)
+                    str(source / "consentflow" / "translations")], check=True, capture_output=True)
     out = tmp_path / "dist"
     # The PEP 517 backend the project declares, called as a build front-end would.
     build = f"from setuptools import build_meta; build_meta.build_wheel({str(out)!r})"
-    subprocess.run([sys.executable, "-c", build], check=True, capture_output=True, cwd=ROOT)
+    subprocess.run([sys.executable, "-c", build], check=True, capture_output=True, cwd=source)
     wheel = next(out.glob("consentflow-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     for needed in ("consentflow/templates/base.html", "consentflow/static/app.css",
