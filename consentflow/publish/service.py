@@ -333,6 +333,39 @@ def recheck_at_publication(session: Session, *, actor: Actor, photo: Photo, chan
     return pp, resolved, decisions
 
 
+def record_publication(session: Session, *, actor: Actor, school_id: int, photo: Photo,
+                       pp: PhotoPurpose, channel: str, channel_note: str | None, sha256: str,
+                       key: str, snapshot: list[dict[str, Any]], now: datetime, action: str,
+                       details: dict[str, Any], video_snapshot: dict[str, Any] | None = None
+                       ) -> Publication:
+    """The publication record of a checked derivative (photo or video), its claim released, audited.
+
+    ``details`` are the medium's own audit details; the photo, purpose,
+    hash and the consent records behind the snapshot are added here.
+    """
+    publication = Publication(
+        school_id=school_id, photo_id=photo.id, purpose=channel,
+        channel_note=(channel_note or "").strip() or None, derivative_sha256=sha256,
+        derivative_key=key, maker_credit=photo.album.maker or "", snapshot=snapshot,
+        video_snapshot=video_snapshot, published_by_id=actor.id, published_at=now,
+    )
+    session.add(publication)
+    photo.state = "published"
+    photo.failure_reason = None
+    release_claim(pp)
+    pp.refusal = None
+    session.flush()
+    record_event(
+        session, actor=actor, action=action, object_type="publication",
+        object_id=publication.id, school_id=school_id, now=now,
+        subject_ids=[e["person_id"] for e in snapshot if e["person_id"]],
+        details={"photo_id": photo.id, "purpose": channel, "sha256": sha256, **details,
+                 "consent_records": sorted({e["consent_record_id"] for e in snapshot
+                                            if e["consent_record_id"]})},
+    )
+    return publication
+
+
 def publish_photo(
     session: Session,
     *,
@@ -386,30 +419,13 @@ def publish_photo(
     check_version(session, photo, None)
     key = storage.put_at(content_key(derivative.data, "deriv"), derivative.data)
     snapshot = _snapshot(session, decisions, dict(how))
-    publication = Publication(
-        school_id=school_id, photo_id=photo.id, purpose=channel,
-        channel_note=(channel_note or "").strip() or None, derivative_sha256=derivative.sha256,
-        derivative_key=key, maker_credit=photo.album.maker or "", snapshot=snapshot,
-        published_by_id=actor.id, published_at=now,
-    )
-    session.add(publication)
-    photo.state = "published"
-    photo.failure_reason = None
-    release_claim(pp)
-    pp.refusal = None
-    session.flush()
-    record_event(
-        session, actor=actor, action="photo.published", object_type="publication",
-        object_id=publication.id, school_id=school_id, now=now,
-        subject_ids=[e["person_id"] for e in snapshot if e["person_id"]],
-        details={"photo_id": photo.id, "purpose": channel, "sha256": derivative.sha256,
-                 "faces": len(snapshot), "blurred": len(plan.blur),
+    return record_publication(
+        session, actor=actor, school_id=school_id, photo=photo, pp=pp, channel=channel,
+        channel_note=channel_note, sha256=derivative.sha256, key=key, snapshot=snapshot, now=now,
+        action="photo.published",
+        details={"faces": len(snapshot), "blurred": len(plan.blur),
                  "redactions": {str(k): v for k, v in how.items()},
-                 "consent_records": sorted({e["consent_record_id"] for e in snapshot
-                                            if e["consent_record_id"]}),
-                 "faces_in_derivative": check.faces_in_derivative},
-    )
-    return publication
+                 "faces_in_derivative": check.faces_in_derivative})
 
 
 def preview_derivative(session: Session, *, school_id: int, photo_id: int, channel: str,

@@ -48,7 +48,7 @@ from consentflow.publish.service import (
     _send_back,
     _snapshot,
     recheck_at_publication,
-    release_claim,
+    record_publication,
 )
 from consentflow.review.crops import derived_prefix
 from consentflow.review.rules import FaceDecision, decide_photo, resolve_faces
@@ -313,32 +313,14 @@ def record_video_publication(
         "height": result.rendered.height, "verify_step": result.check.step,
         "frames_checked": result.check.frames_checked, "faces_seen": result.check.faces_seen,
     }
-    publication = Publication(
-        school_id=school_id, photo_id=photo.id, purpose=plan.channel,
-        channel_note=(channel_note or "").strip() or None,
-        derivative_sha256=result.rendered.sha256, derivative_key=key,
-        maker_credit=photo.album.maker or "", snapshot=snapshot, video_snapshot=video_snapshot,
-        published_by_id=actor.id, published_at=now,
-    )
-    session.add(publication)
-    photo.state = "published"
-    photo.failure_reason = None
-    release_claim(pp)
-    pp.refusal = None
-    session.flush()
-    record_event(
-        session, actor=actor, action="video.published", object_type="publication",
-        object_id=publication.id, school_id=school_id, now=now,
-        subject_ids=[e["person_id"] for e in snapshot if e["person_id"]],
-        details={"photo_id": photo.id, "purpose": plan.channel, "sha256": result.rendered.sha256,
-                 "tracks": len(snapshot),
+    return record_publication(
+        session, actor=actor, school_id=school_id, photo=photo, pp=pp, channel=plan.channel,
+        channel_note=channel_note, sha256=result.rendered.sha256, key=key, snapshot=snapshot,
+        now=now, action="video.published", video_snapshot=video_snapshot,
+        details={"tracks": len(snapshot),
                  "blurred": sum(1 for e in snapshot if e["decision"] != "show"),
                  "audio": video_snapshot["audio"],
-                 "consent_records": sorted({e["consent_record_id"] for e in snapshot
-                                            if e["consent_record_id"]}),
-                 "frames_checked": result.check.frames_checked},
-    )
-    return publication
+                 "frames_checked": result.check.frames_checked})
 
 
 def set_keep_audio(session: Session, *, actor: Actor, school_id: int, photo_id: int,
