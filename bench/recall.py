@@ -24,7 +24,7 @@ from common import FOUND_IOU, Box, Sample, iou_matrix, machine, recall_samples, 
 from consentflow.faces.engine import EngineSettings, FaceBox, detect_faces, prepare_image
 
 DEFAULT = EngineSettings()
-_BASE = dataclasses.replace(DEFAULT, hog=False, centerface=False, tiling=False)
+_BASE = dataclasses.replace(DEFAULT, hog=False, hog_side=0, centerface=False, tiling=False)
 
 
 def _cfg(**changes: object) -> EngineSettings:
