@@ -162,6 +162,38 @@ def test_downscaled_copy_boxes_scaled_up_match_full_size_boxes(
         assert _iou(scaled_up, _box(f)) > 0.7
 
 
+def _two_people_on_canvas(factor: float) -> tuple[Image.Image, list[tuple[int, ...]]]:
+    """two_people.jpg scaled by ``factor`` on a 1600 x 1000 grey canvas, with its true boxes."""
+    with Image.open(FACES / "two_people.jpg") as im:
+        scaled = im.resize((round(1126 * factor), round(661 * factor)), Image.Resampling.LANCZOS)
+    canvas = Image.new("RGB", (1600, 1000), (128, 128, 128))
+    canvas.paste(scaled, (0, 0))
+    return canvas, [tuple(round(v * factor) for v in box) for box in (OBAMA_BOX, BIDEN_BOX)]
+
+
+def test_hog_on_its_reduced_copy_finds_large_faces_where_they_are() -> None:
+    # Faces ~230 px wide at working size: at least 160, so HOG on its 800-px
+    # copy must still find them, boxes mapped back to original pixels.
+    canvas, expected = _two_people_on_canvas(1.42)
+    hog_only = dataclasses.replace(SETTINGS, centerface=False, tiling=False, hog_side=800)
+    _, faces = _detect(canvas, hog_only)
+    assert len(faces) == 2
+    for face, box in zip(faces, expected):
+        assert face.detector == "hog"
+        assert _iou(_box(face), box) > 0.5
+
+
+def test_hog_side_reduces_what_hog_sees() -> None:
+    # Faces ~90 px wide: HOG (minimum ~80 px at its input) finds them at
+    # working size, not on the 800-px copy (~45 px): the setting is honoured.
+    canvas, _ = _two_people_on_canvas(0.55)
+    hog_only = dataclasses.replace(SETTINGS, centerface=False, tiling=False)
+    _, full = _detect(canvas, dataclasses.replace(hog_only, hog_side=0))
+    _, reduced = _detect(canvas, dataclasses.replace(hog_only, hog_side=800))
+    assert len(full) == 2
+    assert reduced == []
+
+
 def test_tiling_finds_tiny_faces_the_full_pass_misses() -> None:
     # 36 copies of two_people.jpg at 0.06x: 72 faces 9-10 px wide, below
     # what one CenterFace pass at working resolution sees.
