@@ -50,7 +50,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "signer": (
         ["consentflow/consent/signer.py"],
-        ["tests/services/test_signing_date.py", "tests/services/test_year_links.py", "tests/web/test_turning_16.py"],
+        ["tests/unit/test_signer_rules.py", "tests/services/test_signing_date.py", "tests/services/test_year_links.py",
+         "tests/web/test_turning_16.py"],
     ),
     "audit": (
         ["consentflow/audit/chain.py"],

@@ -57,3 +57,27 @@ def test_allows_only_an_explicit_true() -> None:
         assert not allows(_Record({WEB: value}), WEB)
     assert not allows(_Record({"press.photo": True}), WEB)
     assert not allows(None, WEB)
+
+
+def test_only_the_asked_people_and_the_year_of_the_day_count(app, db_session) -> None:
+    school = factories.school(db_session)
+    year, form = year_and_form(db_session, school)
+    old_year, old_form = year_and_form(db_session, school, on=date(2025, 9, 1))
+    asked = factories.person(db_session, school=school, dob=date(2013, 3, 3))
+    other = factories.person(db_session, school=school, dob=date(2013, 4, 4))
+    parent = factories.guardian(db_session, school=school, children=[asked, other])
+    this_year = record(db_session, app, asked, year, form, {WEB: True}, guardian=parent)
+    # Entered afterwards (a higher id), for last year: never this year's answer.
+    record(db_session, app, asked, old_year, old_form, {WEB: False}, guardian=parent,
+           signed_at=datetime(2025, 9, 5, 10, tzinfo=timezone.utc))
+    record(db_session, app, other, year, form, {WEB: True}, guardian=parent)
+    db_session.commit()
+    on = date(2026, 10, 2)
+    assert {pid: r.id for pid, r in effective_records(db_session, [asked.id], on).items()} == {
+        asked.id: this_year.id}
+    assert effective.effective_record(db_session, asked.id, WEB, on).id == this_year.id
+    # The first and the last day of a school year belong to it.
+    assert has_consent(db_session, asked.id, WEB, year.starts_on)
+    assert has_consent(db_session, asked.id, WEB, year.ends_on)
+    assert asked.id in effective_records(db_session, [asked.id], year.starts_on)
+    assert not has_consent(db_session, asked.id, WEB, old_year.ends_on)

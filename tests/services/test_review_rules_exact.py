@@ -11,14 +11,18 @@ from __future__ import annotations
 
 from datetime import date
 
+from consentflow.models import Face, FaceReview
 from consentflow.publish.redact import PlannedFace
 from consentflow.review.rules import (
+    active_reviews,
     box_of,
     channel_of,
     decide_photo,
+    medium_of,
     people_names,
     planned,
     purpose_key,
+    reattach_reviews,
     resolve_faces,
 )
 from consentflow.review.service import record_review
@@ -101,3 +105,100 @@ def test_purpose_keys_and_channels() -> None:
     assert purpose_key("website", "video") == "website.video"
     assert channel_of("website.photo") == "website"
     assert channel_of("social_media.video") == "social_media"
+
+
+# --- decisions moved to new detections after reprocessing --------------------------
+
+
+def _detached(db_session, w, *boxes):
+    """"Not a face" decisions whose faces a reprocessing removed (each keeps its box).
+
+    Recording a decision reattaches the photo's loose ones first, so every
+    decision is recorded before any face is removed.
+    """
+    faces = [add_face(db_session, w.photo, box) for box in boxes]
+    ids = [record_review(db_session, actor=w.actor, school_id=w.school.id, face_id=face.id,
+                         kind="not_face", expected_version=None, now=APPROVED_AT).id for face in faces]
+    for face in faces:
+        db_session.delete(face)
+    db_session.flush()
+    db_session.expire_all()
+    assert [db_session.get(FaceReview, i).face_id for i in ids] == [None] * len(ids)
+    return ids
+
+
+def _face_of(db_session, review_id):
+    return db_session.get(Face, db_session.get(FaceReview, review_id).face_id)
+
+
+def test_a_decision_moves_to_the_best_free_overlap_from_half_upwards(app, db_session):
+    w = build_world(db_session, app)
+    best_id, tie_id = _detached(db_session, w, (0, 400, 100, 500), (400, 400, 500, 500))
+    # IoU 0.6 and 0.8 with the first decision's box: the better one wins.
+    fair = add_face(db_session, w.photo, (0, 400, 100, 460))
+    good = add_face(db_session, w.photo, (0, 400, 100, 480))
+    # Two new faces each exactly at IoU 0.5 with the second: enough, the first (by id) wins.
+    first = add_face(db_session, w.photo, (400, 400, 500, 450))
+    add_face(db_session, w.photo, (400, 450, 500, 500))
+    assert reattach_reviews(db_session, w.photo.id) == 2
+    assert _face_of(db_session, best_id).id == good.id
+    assert _face_of(db_session, tie_id).id == first.id
+    assert fair.id not in {r.face_id for r in active_reviews(db_session, w.photo.id)}
+    assert reattach_reviews(db_session, w.photo.id) == 0  # nothing left to move
+
+
+def test_a_decided_face_is_not_taken_twice(app, db_session):
+    w = build_world(db_session, app)
+    decided = add_face(db_session, w.photo, (0, 400, 100, 490))  # the best overlap, already decided
+    record_review(db_session, actor=w.actor, school_id=w.school.id, face_id=decided.id, kind="not_face",
+                  expected_version=None, now=APPROVED_AT)
+    moved_id, second_id = _detached(db_session, w, (0, 400, 100, 500), (0, 400, 100, 500))
+    free = add_face(db_session, w.photo, (0, 400, 100, 470))
+    assert reattach_reviews(db_session, w.photo.id) == 2
+    assert _face_of(db_session, moved_id).id == free.id
+    # The only free overlap went to the first decision: the second becomes a reviewer face.
+    assert _face_of(db_session, second_id).source == "reviewer"
+
+
+def test_a_decision_without_enough_overlap_becomes_a_reviewer_face(app, db_session):
+    w = build_world(db_session, app)
+    boxes = ((0, 400, 100, 500), (600, 600, 660, 680))
+    review_ids = _detached(db_session, w, *boxes)
+    weak = add_face(db_session, w.photo, (0, 400, 100, 420))  # IoU 0.2: not the same face
+    assert reattach_reviews(db_session, w.photo.id) == 2
+    for review_id, box in zip(review_ids, boxes):
+        face = _face_of(db_session, review_id)
+        assert face.id != weak.id
+        assert (face.left, face.top, face.right, face.bottom) == box
+        assert (face.source, face.detector, face.score, face.match_status, face.candidates,
+                face.matched_person_id) == ("reviewer", "reviewer", 1.0, "unknown", [], None)
+
+
+def test_active_reviews_are_this_photos_unrevoked_ones_in_order(app, db_session):
+    w = build_world(db_session, app)
+    other = add_photo(db_session, w, "bald_guys.jpg")
+    elsewhere = add_face(db_session, other, (0, 0, 50, 50))
+    record_review(db_session, actor=w.actor, school_id=w.school.id, face_id=elsewhere.id, kind="not_face",
+                  expected_version=None, now=APPROVED_AT)
+    later = record_review(db_session, actor=w.actor, school_id=w.school.id, face_id=w.biden_face.id,
+                          kind="not_face", expected_version=None, now=APPROVED_AT)
+    first = record_review(db_session, actor=w.actor, school_id=w.school.id, face_id=w.obama_face.id,
+                          kind="not_face", expected_version=None, now=APPROVED_AT)
+    # A new decision on the same face revokes the earlier one.
+    newest = record_review(db_session, actor=w.actor, school_id=w.school.id, face_id=w.obama_face.id,
+                           kind="external_adult", note="gastspreker", expected_version=None, now=APPROVED_AT)
+    db_session.flush()
+    assert db_session.get(FaceReview, first.id).revoked_at is not None
+    assert [r.id for r in active_reviews(db_session, w.photo.id)] == sorted([later.id, newest.id])
+
+
+def test_only_a_confirmed_match_is_a_suggestion_and_media_decide_the_consent(app, db_session):
+    w = build_world(db_session, app)
+    w.obama_face.match_status = "ambiguous"  # the matcher's best guess, not a match
+    db_session.flush()
+    assert {r.face.id: r.suggested_person_id for r in resolve_faces(db_session, w.photo.id)}[
+        w.obama_face.id] is None
+    assert medium_of(w.photo) == "photo"
+    w.photo.media_type = "video/mp4"
+    assert medium_of(w.photo) == "video"
+    assert decide_photo(db_session, [], ["website"], ON) == {"website": []}
