@@ -16,7 +16,7 @@ from consentflow.publish.redact import head_region
 from consentflow.publish.redaction import redaction_choices, set_face_redaction
 from consentflow.publish.service import preview_derivative
 from consentflow.review.rules import box_of, reattach_reviews, resolve_faces
-from tests.services.test_publish_support import APPROVED_AT, build_world, confirm_both, consent
+from tests.services.test_publish_support import APPROVED_AT, add_face, add_photo, build_world, confirm_both, consent
 
 pytestmark = [pytest.mark.slow]
 
@@ -64,3 +64,16 @@ def test_redaction_choice_survives_reprocessing(app, db_session):
     reattach_reviews(db_session, w.photo.id)
     choices = redaction_choices(db_session, w.photo.id, resolve_faces(db_session, w.photo.id))
     assert choices == {new.id: "wide"}
+
+
+def test_a_choice_made_on_another_photo_never_applies(app, db_session):
+    # Same box on a second photo of the album: its stronger redaction is that photo's own.
+    w = build_world(db_session, app)
+    other = add_photo(db_session, w, "bald_guys.jpg")
+    twin = add_face(db_session, other, (w.obama_face.left, w.obama_face.top, w.obama_face.right,
+                                        w.obama_face.bottom))
+    set_face_redaction(db_session, actor=w.actor, school_id=w.school.id, face_id=twin.id, mode="solid",
+                       now=APPROVED_AT)
+    db_session.commit()
+    assert redaction_choices(db_session, w.photo.id, resolve_faces(db_session, w.photo.id)) == {}
+    assert redaction_choices(db_session, other.id, resolve_faces(db_session, other.id)) == {twin.id: "solid"}
