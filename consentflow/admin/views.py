@@ -159,7 +159,8 @@ class AuditEventView(ReadOnlyScopedView):
     column_list = ("id", "at", "actor_label", "action", "object_type", "object_id", "hash")
     column_details_list = ("id", "at", "actor_label", "actor_id", "action", "object_type", "object_id",
                            "details", "personal", "subject_ids", "prev_hash", "hash", "hash_version")
-    column_formatters_detail = {"personal": _personal_formatter}
+    column_formatters = {"action": coded("audit_action"), "object_type": coded("object_type")}
+    column_formatters_detail = {"personal": _personal_formatter, **column_formatters}
     column_filters = ("action", "object_type", "actor_label")
     column_default_sort = ("id", True)
     can_view_details = True
