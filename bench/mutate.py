@@ -60,8 +60,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "verify": (
         ["consentflow/publish/verify.py", "consentflow/publish/redaction.py"],
-        ["tests/unit/test_redact.py", "tests/services/test_publish_redaction_choice.py",
-         "tests/services/test_publish_group.py"],
+        ["tests/unit/test_find_leaks.py", "tests/unit/test_redact.py",
+         "tests/services/test_publish_redaction_choice.py", "tests/services/test_publish_group.py"],
     ),
     "access": (
         ["consentflow/auth/access.py"],

@@ -101,7 +101,9 @@ def find_leaks(
     """Every face of the derivative that shows someone who must be blurred (see module doc)."""
     leaks: list[Leak] = []
     kind = {id(f): "shown" for f in shown} | {id(f): "blurred" for f in blurred}
-    everyone = [*shown, *blurred, *not_faces]
+    # Blurred first: a detection overlapping a blurred and a shown face
+    # equally is taken for the blurred one (when in doubt, a leak).
+    everyone = [*blurred, *shown, *not_faces]
     owner_of = {p: f.face_id for f in blurred for p in f.person_ids}
     refs = [(int(p), np.asarray(e, dtype=np.float64).reshape(-1)) for p, e in references]
     for face in found:
