@@ -33,7 +33,9 @@ def raw_codes() -> set[str]:
     """Every stored code that has a label: enums, constants and the label tables' keys."""
     codes: set[str] = {*CHANNELS, *DEFAULT_PURPOSES, FACE_MATCHING, *ROLES, *PUBLICATION_STATES}
     for kind, table in LABELS.items():
-        if kind != "decision_basis":  # the rule's reasons ("consent") are words, not shown alone
+        if kind == "object_type":  # "school", "album", "person": words; "consent_record" is a code
+            codes.update(k for k in table if "_" in k)
+        elif kind != "decision_basis":  # the rule's reasons ("consent") are words, not shown alone
             codes.update(k for k in table if isinstance(k, str))
     codes.update({"blur_no_consent", "blur_unknown", "not_a_face", "in_person", "paper", "digital",
                   "guardian", "consented", "created", "updated", "unchanged", "left", "teacher",
