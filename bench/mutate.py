@@ -28,6 +28,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -35,7 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".mutmut"
 README = ROOT / "bench" / "README.md"
 
-# Most important rules first: a run cut short still covers them.
+# The deny-by-default rules first, then the groups whose tests are fast, the
+# groups proven by real face detection (slow per mutant) last.
 GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "decisions": (
         ["consentflow/review/rules.py", "consentflow/photos/decisions.py"],
@@ -58,11 +60,6 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["tests/unit/test_audit_chain_rules.py", "tests/services/test_audit_chain.py",
          "tests/services/test_audit_tamper.py"],
     ),
-    "verify": (
-        ["consentflow/publish/verify.py", "consentflow/publish/redaction.py"],
-        ["tests/unit/test_find_leaks.py", "tests/unit/test_redact.py",
-         "tests/services/test_publish_redaction_choice.py", "tests/services/test_publish_group.py"],
-    ),
     "access": (
         ["consentflow/auth/access.py"],
         ["tests/services/test_access_rules.py", "tests/web/test_access.py"],
@@ -70,14 +67,6 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "matching": (
         ["consentflow/faces/matching.py"],
         ["tests/unit/test_matching.py", "tests/services/test_match_thresholds_config.py"],
-    ),
-    "redact": (
-        ["consentflow/publish/redact.py"],
-        ["tests/unit/test_redact.py", "tests/services/test_publish_redaction_choice.py"],
-    ),
-    "publish": (
-        ["consentflow/publish/service.py"],
-        ["tests/services/test_publish_service.py", "tests/services/test_publish_group.py"],
     ),
     "takedown": (
         ["consentflow/publish/takedown.py"],
@@ -91,6 +80,19 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["consentflow/privacy/service.py", "consentflow/privacy/retention.py"],
         ["tests/services/test_privacy_erasure.py", "tests/services/test_erasure_leftovers.py",
          "tests/services/test_consent_rule_followers.py"],
+    ),
+    "redact": (
+        ["consentflow/publish/redact.py"],
+        ["tests/unit/test_redact.py", "tests/services/test_publish_redaction_choice.py"],
+    ),
+    "verify": (
+        ["consentflow/publish/verify.py", "consentflow/publish/redaction.py"],
+        ["tests/unit/test_find_leaks.py", "tests/unit/test_redact.py",
+         "tests/services/test_publish_redaction_choice.py", "tests/services/test_publish_group.py"],
+    ),
+    "publish": (
+        ["consentflow/publish/service.py"],
+        ["tests/services/test_publish_service.py", "tests/services/test_publish_group.py"],
     ),
 }
 
@@ -223,8 +225,11 @@ def main() -> int:
     equivalent = equivalent_mutants()
     open_survivors: list[str] = []
     print(f"{'group':<10} {'module':<40} {'killed':>6} {'survived':>8} {'no tests':>8} {'equiv.':>6} {'other':>5}")
+    started = time.monotonic()
     for group in args.groups or list(GROUPS):
+        group_started = time.monotonic()
         statuses = run_group(group, args.max_children)
+        print(f"{group:<10} ({(time.monotonic() - group_started) / 60:.1f} min)", flush=True)
         by_module: dict[str, Counter[str]] = {}
         for mutant, status in sorted(statuses.items()):
             counts = by_module.setdefault(module_of(mutant), Counter())
@@ -241,6 +246,8 @@ def main() -> int:
         for module, counts in by_module.items():
             print(f"{group:<10} {module:<40} {counts['killed']:>6} {counts['survived']:>8} {counts['no tests']:>8} "
                   f"{counts['equivalent']:>6} {counts['other']:>5}", flush=True)
+    print(f"\nall groups: {(time.monotonic() - started) / 60:.1f} min (a group resumed from its cache counts "
+          "only the mutants left)")
     if open_survivors:
         print("\nSurvivors neither killed nor listed as equivalent in bench/README.md "
               "(see one with: cd .mutmut/GROUP && python -m mutmut show NAME):")
