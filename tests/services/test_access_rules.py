@@ -115,3 +115,23 @@ def test_role_check_and_owned_objects(app, db_session) -> None:
         login_user(homeless)
         with pytest.raises(Forbidden):
             teachers()
+
+
+def test_the_first_school_by_name_is_the_default_and_no_school_means_no_roles(app, db_session) -> None:
+    board = _board(db_session, "Board Empty")
+    later = factories.school(db_session, name="Zonnebloem")  # created first, named last
+    earlier = factories.school(db_session, name="Akker")
+    user = factories.user(db_session, school=later, roles=("teacher",))
+    db_session.add(Membership(user_id=user.id, school_id=earlier.id, role="pr"))
+    # A board administrator of a board without schools: signed in, nowhere to work.
+    lonely = factories.user(db_session, school=later, roles=())
+    lonely.board_admin_of_id = board.id
+    db_session.commit()
+    assert [s.name for s in schools_of(user)] == ["Akker", "Zonnebloem"]
+    with app.app_context(), app.test_request_context("/"):
+        login_user(user)
+        assert current_school().name == "Akker" and current_roles() == {"pr"}
+    with app.app_context(), app.test_request_context("/"):
+        login_user(lonely)
+        assert current_school() is None
+        assert current_roles() == set()
