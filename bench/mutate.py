@@ -66,7 +66,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "matching": (
         ["consentflow/faces/matching.py"],
-        ["tests/unit/test_matching.py", "tests/services/test_match_thresholds_config.py"],
+        ["tests/unit/test_matching_exact.py", "tests/unit/test_matching.py",
+         "tests/services/test_match_thresholds_config.py"],
     ),
     "takedown": (
         ["consentflow/publish/takedown.py"],
