@@ -71,7 +71,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "takedown": (
         ["consentflow/publish/takedown.py"],
-        ["tests/services/test_takedown_withdrawal.py", "tests/services/test_withdrawal_scope.py"],
+        ["tests/services/test_takedown_withdrawal.py", "tests/services/test_withdrawal_scope.py",
+         "tests/web/test_takedown_reach.py", "tests/web/test_publish_pages.py"],
     ),
     "links": (
         ["consentflow/consent/links.py", "consentflow/consent/submit.py"],
