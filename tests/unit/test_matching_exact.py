@@ -92,3 +92,13 @@ def test_one_person_once_per_photo_even_after_an_unmatched_face() -> None:
     suggestion = MatchOutcome("ambiguous", 1, 0.125, ())
     assert [(o.status, o.person_id) for o in assign_unique([suggestion, far])] == [
         ("ambiguous", 1), ("matched", 1)]
+
+
+def test_the_k_nearest_of_many_people_for_every_k() -> None:
+    # 60 people at shuffled distances: only a true nearest-k selection gets every k right.
+    rng = np.random.default_rng(7)
+    distances = rng.permutation(np.arange(1, 61) / 64.0)
+    index = ReferenceIndex([(p, _at(d)) for p, d in enumerate(distances, start=1)])
+    truth = [int(p) for p in np.argsort(distances) + 1]
+    for k in range(1, 12):
+        assert [c.person_id for c in index.match(_at(0.0), top_k=k)] == truth[:k]
