@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import os
 import re
+import sqlite3
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -25,6 +26,24 @@ from sqlalchemy.engine import make_url
 from tests import factories
 
 TESTS_DIR = Path(__file__).parent
+
+
+def _import_views() -> None:
+    """Import the view modules the app factory registers, once, while tests are collected.
+
+    A run forked from the collecting process (mutation testing forks one per
+    mutant) then builds its apps without importing ~1 s of views each time.
+    """
+    import importlib
+
+    from consentflow.init import FEATURES
+
+    for name in ["auth", "home", *FEATURES]:
+        importlib.import_module(f"consentflow.{name}.views")
+    importlib.import_module("consentflow.admin.setup")
+
+
+_import_views()
 DATA_DIR = TESTS_DIR / "data"
 
 
@@ -153,16 +172,41 @@ def _close_pooled_connections() -> Iterator[None]:
     del _APPS_MADE[start:]
 
 
+# Mutation testing (bench/mutate.py) starts one short test run per mutant:
+# with TEST_DB_TEMPLATE set, the first run's migrated SQLite database is kept
+# there and later runs start from a copy of it. Always the migrations' own
+# result: nothing here creates a table or trigger by hand.
+_TEMPLATE = os.environ.get("TEST_DB_TEMPLATE", "")
+
+
+def _sqlite_copy(source: str, target: str) -> None:
+    """A consistent copy of a SQLite database, WAL included (the backup API)."""
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+
+
 @pytest.fixture(scope="session")
 def migrated(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     from flask_migrate import upgrade
 
+    path = database_url.removeprefix("sqlite:///") if database_url.startswith("sqlite:///") else ""
+    if _TEMPLATE and path and Path(_TEMPLATE).is_file():
+        _sqlite_copy(_TEMPLATE, path)
+        return database_url
     app = make_app(database_url, tmp_path_factory.mktemp("migrate-instance"))
     with app.app_context():
         upgrade()
         from consentflow.extensions import db
 
         db.engine.dispose()
+    if _TEMPLATE and path:
+        partial = f"{_TEMPLATE}.{os.getpid()}"
+        _sqlite_copy(path, partial)
+        os.replace(partial, _TEMPLATE)
     return database_url
 
 

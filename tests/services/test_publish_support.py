@@ -7,6 +7,7 @@ photo two_people.jpg stored as an original with both faces detected.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -78,6 +79,18 @@ def add_photo(session: Any, world: World, name: str = "two_people.jpg", *,
                   sha256=hashlib.sha256(data).hexdigest(), storage_key=key,
                   original_filename=name, media_type="image/jpeg", width=width, height=height,
                   byte_size=len(data), state=state)
+    session.add(photo)
+    session.flush()
+    return photo
+
+
+def add_bare_photo(session: Any, world: World, media_type: str = "image/jpeg", *,
+                   state: str = "needs_review") -> Photo:
+    """A photo row of its own with no file behind it, for rules that never read pixels."""
+    digest = secrets.token_hex(32)
+    photo = Photo(school_id=world.school.id, album_id=world.album.id, sha256=digest,
+                  storage_key=f"orig/{digest}", original_filename="event.jpg",
+                  media_type=media_type, width=1000, height=800, byte_size=1000, state=state)
     session.add(photo)
     session.flush()
     return photo
