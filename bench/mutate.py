@@ -76,11 +76,12 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "links": (
         ["consentflow/consent/links.py", "consentflow/consent/submit.py"],
-        ["tests/services/test_year_links.py", "tests/web/test_consent_public.py"],
+        ["tests/services/test_links_exact.py", "tests/services/test_year_links.py",
+         "tests/web/test_consent_public.py"],
     ),
     "privacy": (
         ["consentflow/privacy/service.py", "consentflow/privacy/retention.py"],
-        ["tests/services/test_privacy_erasure.py", "tests/services/test_erasure_leftovers.py",
+        ["tests/services/test_privacy_exact.py", "tests/services/test_privacy_erasure.py", "tests/services/test_erasure_leftovers.py",
          "tests/services/test_consent_rule_followers.py"],
     ),
     "redact": (

@@ -7,7 +7,7 @@ gets a case per condition, so that breaking any one of them fails a test.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -15,11 +15,12 @@ from sqlalchemy import select
 from consentflow.audit.service import Actor
 from consentflow.errors import InvalidInput, InvalidState, NotFound
 from consentflow.events import PurposesWithdrawn
-from consentflow.models import AuditEvent, Photo, PhotoPurpose, Publication, TakedownTask
+from consentflow.models import AuditEvent, OutboxMessage, Photo, PhotoPurpose, Publication, TakedownTask
 from consentflow.publish.takedown import (
     complete_takedown,
     count_open_takedowns,
     create_takedowns,
+    on_purposes_withdrawn,
     open_takedowns,
     recent_done_takedowns,
     send_back_unpublished,
@@ -39,9 +40,9 @@ WITHDRAW_AT = PUBLISH_AT + timedelta(days=2)
 
 
 def _publication(session, w: World, photo: Photo, channel: str, shown: dict[int, str], *,
-                 taken_down: bool = False) -> Publication:
+                 taken_down: bool = False, pub_id: int | None = None) -> Publication:
     publication = Publication(
-        school_id=photo.school_id, photo_id=photo.id, purpose=channel, derivative_sha256="0" * 64,
+        id=pub_id, school_id=photo.school_id, photo_id=photo.id, purpose=channel, derivative_sha256="0" * 64,
         snapshot=[{"person_id": person_id, "decision": decision}
                   for person_id, decision in shown.items()],
         published_at=PUBLISH_AT, taken_down_at=PUBLISH_AT + timedelta(hours=1) if taken_down else None)
@@ -65,9 +66,14 @@ def _events(session, action: str) -> list[AuditEvent]:
                                 .order_by(AuditEvent.id)))
 
 
+def _naive(moment: datetime) -> datetime:
+    """UTC without its zone: SQLite gives back naive times, PostgreSQL aware ones."""
+    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+
+
 def _task(session, w: World, publication: Publication, person, *, done: bool = False,
-          created_at=WITHDRAW_AT) -> TakedownTask:
-    task = TakedownTask(school_id=publication.school_id, publication_id=publication.id,
+          created_at=WITHDRAW_AT, task_id: int | None = None) -> TakedownTask:
+    task = TakedownTask(id=task_id, school_id=publication.school_id, publication_id=publication.id,
                         person_id=person.id, created_at=created_at,
                         done_at=created_at + timedelta(hours=1) if done else None)
     session.add(task)
@@ -108,7 +114,7 @@ def test_a_task_only_for_live_publications_that_show_the_person_on_the_channel(a
     assert opened.subject_ids == [me]
     assert opened.details == {"publication_id": hit.id, "purpose": "social_media",
                               "consent_record_id": event.record_id}
-    assert opened.at.replace(tzinfo=None) == WITHDRAW_AT.replace(tzinfo=None)
+    assert _naive(opened.at) == _naive(WITHDRAW_AT)
 
 
 def test_a_video_is_taken_down_for_its_video_consent_not_for_the_photo_consent(app, db_session):
@@ -135,9 +141,12 @@ def test_no_task_when_no_channel_was_withdrawn(app, db_session):
 
 def test_every_publication_gets_its_task_in_order(app, db_session):
     w = build_world(db_session, app)
-    first = _publication(db_session, w, w.photo, "website", {w.obama.id: "show"})
-    second = _publication(db_session, w, add_bare_photo(db_session, w), "website", {w.obama.id: "show"})
-    third = _publication(db_session, w, add_bare_photo(db_session, w), "social_media", {w.obama.id: "show"})
+    # Stored in another order than their ids: tasks still follow the publications' ids.
+    third = _publication(db_session, w, w.photo, "social_media", {w.obama.id: "show"}, pub_id=9003)
+    first = _publication(db_session, w, add_bare_photo(db_session, w), "website", {w.obama.id: "show"},
+                         pub_id=9001)
+    second = _publication(db_session, w, add_bare_photo(db_session, w), "website", {w.obama.id: "show"},
+                          pub_id=9002)
     tasks = create_takedowns(db_session, _withdrawal(
         db_session, w, w.obama, {"website.photo", "social_media.photo"}))
     assert [t.publication_id for t in tasks] == [first.id, second.id, third.id]
@@ -190,12 +199,13 @@ def test_approved_unpublished_photos_of_the_person_go_back_for_the_withdrawn_cha
         app, db_session):
     w = build_world(db_session, app)
     other = build_world(db_session, app)
+    # Someone else's photo comes first: the photos after it are still looked at.
+    someone_elses = _showing(db_session, w, w.biden)
+    _approved(db_session, w, someone_elses, "social_media")
     mine = _showing(db_session, w, w.obama)
     _approved(db_session, w, mine, "social_media", "website")
     mine_too = _showing(db_session, w, w.obama)
     _approved(db_session, w, mine_too, "social_media")
-    someone_elses = _showing(db_session, w, w.biden)
-    _approved(db_session, w, someone_elses, "social_media")
     video = _showing(db_session, w, w.obama, video=True)
     _approved(db_session, w, video, "social_media")
     pending = _showing(db_session, w, w.obama)
@@ -212,6 +222,10 @@ def test_approved_unpublished_photos_of_the_person_go_back_for_the_withdrawn_cha
     assert mine.state == "approved"  # the website approval still stands
     assert _status(db_session, mine_too) == {"social_media": "pending"}
     assert mine_too.state == "needs_review"
+    reason = "Consent of a person in this photo was withdrawn."
+    assert mine_too.failure_reason == reason
+    voided = db_session.scalar(select(PhotoPurpose).where(PhotoPurpose.photo_id == mine_too.id))
+    assert (voided.reason, voided.decided_at, voided.decided_by_id) == (reason, WITHDRAW_AT, None)
     for untouched in (someone_elses, video, elsewhere):
         assert _status(db_session, untouched) == {"social_media": "approved"}
         assert untouched.state == "approved"
@@ -220,6 +234,7 @@ def test_approved_unpublished_photos_of_the_person_go_back_for_the_withdrawn_cha
                                                              ("photo", str(mine_too.id))]
     assert events[0].details == {"purposes": ["social_media"], "consent_record_id": event.record_id}
     assert events[0].subject_ids == [w.obama.id] and events[0].school_id == w.school.id
+    assert _naive(events[0].at) == _naive(WITHDRAW_AT)
 
 
 def test_a_face_only_suggested_as_the_person_does_not_send_the_photo_back(app, db_session):
@@ -256,14 +271,15 @@ def test_completing_a_takedown_checks_school_state_and_note(app, db_session):
         return complete_takedown(db_session, actor=w.actor, school_id=school_id, task_id=task_id,
                                  note=note, now=WITHDRAW_AT + timedelta(days=1))  # type: ignore[arg-type]
 
-    with pytest.raises(NotFound, match="Takedown task not found"):
+    # Whole messages: each is the key of its Dutch translation.
+    with pytest.raises(NotFound, match=r"^Takedown task not found\.$"):
         complete(task.id + 1000)
-    with pytest.raises(NotFound, match="Takedown task not found"):
+    with pytest.raises(NotFound, match=r"^Takedown task not found\.$"):
         complete(task.id, school_id=other.school.id)
-    with pytest.raises(InvalidState, match="already recorded as done"):
+    with pytest.raises(InvalidState, match=r"^This takedown was already recorded as done\.$"):
         complete(done.id)
     for blank in ("", "   ", None):
-        with pytest.raises(InvalidInput, match="Say where and how"):
+        with pytest.raises(InvalidInput, match=r"^Say where and how the image was removed\.$"):
             complete(task.id, note=blank)
     assert task.done_at is None and publication.taken_down_at is None
     assert _events(db_session, "takedown.done") == []
@@ -278,6 +294,7 @@ def test_completing_a_takedown_checks_school_state_and_note(app, db_session):
     assert event.actor_id == w.user.id and event.subject_ids == [w.obama.id]
     assert event.personal["note"]["v"] == "Removed from the website"
     assert event.details == {"publication_id": publication.id, "purpose": "website"}
+    assert _naive(event.at) == _naive(WITHDRAW_AT + timedelta(days=1))
 
 
 def test_a_publication_counts_as_taken_down_only_when_its_last_task_is_done(app, db_session):
@@ -318,8 +335,9 @@ def test_open_and_done_lists_and_the_count_are_per_school_and_in_order(app, db_s
     other = build_world(db_session, app)
     publication = _publication(db_session, w, w.photo, "website", {w.obama.id: "show"})
     late = _task(db_session, w, publication, w.obama, created_at=WITHDRAW_AT + timedelta(hours=3))
-    early = _task(db_session, w, publication, w.biden, created_at=WITHDRAW_AT)
-    same_time = _task(db_session, w, publication, w.obama, created_at=WITHDRAW_AT)
+    # Two at the same moment, the higher id stored first: the id breaks the tie.
+    same_time = _task(db_session, w, publication, w.obama, created_at=WITHDRAW_AT, task_id=9002)
+    early = _task(db_session, w, publication, w.biden, created_at=WITHDRAW_AT, task_id=9001)
     done_first = _task(db_session, w, publication, w.obama, done=True, created_at=WITHDRAW_AT)
     done_last = _task(db_session, w, publication, w.biden, done=True,
                       created_at=WITHDRAW_AT + timedelta(days=1))
@@ -353,3 +371,25 @@ def test_the_withdrawal_actor_is_the_system(app, db_session):
     (event,) = _events(db_session, "takedown.opened")
     assert event.actor_id is None
     assert event.actor_label == Actor.system("consent-withdrawal").label
+
+
+def test_a_withdrawal_opens_its_tasks_mails_the_pr_officers_and_sends_photos_back(app, db_session):
+    w = build_world(db_session, app)
+    published = _publication(db_session, w, w.photo, "website", {w.obama.id: "show"})
+    approved = _showing(db_session, w, w.obama)
+    _approved(db_session, w, approved, "website")
+
+    on_purposes_withdrawn(db_session, _withdrawal(db_session, w, w.obama, {"website.photo"}))
+
+    (task,) = open_takedowns(db_session, w.school.id)
+    assert task.publication_id == published.id
+    (mail,) = db_session.scalars(select(OutboxMessage)).all()
+    assert mail.to_address == w.user.email and mail.school_id == w.school.id
+    assert mail.created_at == WITHDRAW_AT
+    assert _status(db_session, approved) == {"website": "pending"}
+
+
+def test_nothing_to_take_down_mails_nobody(app, db_session):
+    w = build_world(db_session, app)
+    on_purposes_withdrawn(db_session, _withdrawal(db_session, w, w.obama, {"website.photo"}))
+    assert db_session.scalars(select(OutboxMessage)).all() == []
