@@ -86,7 +86,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "redact": (
         ["consentflow/publish/redact.py"],
-        ["tests/unit/test_redact.py", "tests/services/test_publish_redaction_choice.py"],
+        ["tests/unit/test_redact_exact.py", "tests/unit/test_redact.py",
+         "tests/services/test_publish_redaction_choice.py"],
     ),
     "verify": (
         ["consentflow/publish/verify.py", "consentflow/publish/redaction.py"],
@@ -95,7 +96,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "publish": (
         ["consentflow/publish/service.py"],
-        ["tests/services/test_publish_service.py", "tests/services/test_publish_group.py"],
+        ["tests/services/test_publish_exact.py", "tests/services/test_publish_service.py",
+         "tests/services/test_publish_group.py"],
     ),
 }
 
