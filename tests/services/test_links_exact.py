@@ -7,7 +7,10 @@ its own, so that breaking one of them fails a test.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import re
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -27,6 +30,7 @@ from consentflow.consent.links import (
     link_state,
     link_url,
     make_token,
+    new_nonce,
     resolve_link,
     revoke_link,
     year_link,
@@ -83,16 +87,34 @@ def test_the_token_is_signed_deterministic_and_the_url_has_one_slash() -> None:
     link = ConsentLink(nonce="abc")
     assert link_url("https://school.example/", SECRET, link) == (
         f"https://school.example/c/{make_token(SECRET, 'abc')}")
+    # Only slashes are trimmed, whatever the address ends with.
+    assert link_url("https://school.example/LUX/", SECRET, link) == (
+        f"https://school.example/LUX/c/{make_token(SECRET, 'abc')}")
     assert LinkContext("https://school.example", SECRET).url(link) == link_url(
         "https://school.example", SECRET, link)
 
 
-def test_links_need_a_public_address() -> None:
+def test_links_need_a_public_address(caplog: pytest.LogCaptureFixture) -> None:
     ctx = link_context_from({"PUBLIC_BASE_URL": "https://toestemming.example.nl", "SECRET_KEY": SECRET,
                              "TESTING": False})
     assert ctx == LinkContext("https://toestemming.example.nl", SECRET)
-    with pytest.raises(PublicAddressMissing, match="PUBLIC_BASE_URL"):
-        link_context_from({"PUBLIC_BASE_URL": "", "SECRET_KEY": SECRET, "TESTING": False})
+    with caplog.at_level(logging.ERROR, logger="consentflow.consent.links"):
+        with pytest.raises(PublicAddressMissing) as missing:
+            link_context_from({"PUBLIC_BASE_URL": "", "SECRET_KEY": SECRET, "TESTING": False})
+    # The whole sentence: it is the key of the Dutch text the school reads.
+    assert str(missing.value) == (
+        "Links for families cannot be made: the public address of the app (PUBLIC_BASE_URL) is "
+        "not set or is not public. Ask the administrator to set it.")
+    # The administrator's log says what exactly is wrong with the setting.
+    (logged,) = [r for r in caplog.records if r.name == "consentflow.consent.links"]
+    assert logged.getMessage() == str(missing.value.__cause__) and logged.getMessage()
+
+
+def test_a_nonce_carries_256_random_bits() -> None:
+    nonces = {new_nonce() for _ in range(50)}
+    assert len(nonces) == 50
+    assert {len(n) for n in nonces} == {43}  # 32 bytes, URL-safe base64 without padding
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]+", n) for n in nonces)
 
 
 def test_a_refusal_says_why_and_with_which_status() -> None:
@@ -140,7 +162,7 @@ def test_revoking_is_per_school_at_once_and_audited_once(app, db_session) -> Non
     world = _world(db_session)
     link = _link(db_session, world)
     other_school = factories.school(db_session, name="Elders")
-    with pytest.raises(NotFound, match="No such link"):
+    with pytest.raises(NotFound, match=r"^No such link\.$"):
         revoke_link(db_session, actor=SYSTEM, school_id=other_school.id, link_id=link.id, now=NOW)
     with pytest.raises(NotFound):
         revoke_link(db_session, actor=SYSTEM, school_id=world["school"].id, link_id=link.id + 99, now=NOW)
@@ -155,6 +177,7 @@ def test_revoking_is_per_school_at_once_and_audited_once(app, db_session) -> Non
     events = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "consent_link.revoke")).all()
     assert [(e.object_type, e.object_id, e.school_id, e.subject_ids) for e in events] == [
         ("consent_link", str(link.id), world["school"].id, [world["child"].id])]
+    assert events[0].at.replace(tzinfo=None) == NOW.replace(tzinfo=None)
 
 
 # --- one link per person, signer and year -------------------------------------------------
@@ -200,6 +223,24 @@ def test_year_link_skips_revoked_expired_other_years_and_other_signers(app, db_s
     db_session.add(newest)
     db_session.flush()
     assert year_link(db_session, year.id, child.id, parent.id, NOW) is newer
+
+
+def test_of_two_usable_links_the_lowest_id_is_the_year_link(app, db_session) -> None:
+    world = _world(db_session)
+    child, parent = world["child"], world["parent"]
+
+    def stored(link_id: int) -> ConsentLink:
+        link = ConsentLink(id=link_id, school_id=world["school"].id, round_id=world["round"].id,
+                           person_id=child.id, guardian_id=parent.id, nonce=f"{link_id:040d}",
+                           expires_at=link_expiry(world["year"]), created_at=NOW)
+        db_session.add(link)
+        db_session.flush()
+        return link
+
+    # The higher id stored first: the answer follows the id, not the order of storage.
+    stored(9002)
+    first = stored(9001)
+    assert year_link(db_session, world["year"].id, child.id, parent.id, NOW) is first
 
 
 # --- submissions ------------------------------------------------------------------------
@@ -250,15 +291,30 @@ def test_a_guardian_answer_is_recorded_on_the_current_form_with_only_true_as_yes
     assert find_submission(db_session, "page-1") is record and find_submission(db_session, "other") is None
     (mail,) = db_session.scalars(select(OutboxMessage)).all()
     assert mail.to_address == world["parent"].email and ctx.url(link) in mail.body
+    assert mail.created_at == NOW
+    # The stored evidence is the canonical submission: what, through which link, which page.
+    evidence = canonical_evidence(link, world["form"], record.decisions, "answer", "Firefox", "page-1", NOW)
+    assert record.evidence_sha256 == hashlib.sha256(evidence).hexdigest()
+    assert record.evidence_key.endswith(".json")
 
 
-def test_a_student_link_records_the_student_as_signer_and_withdraw_says_no_to_all(app, db_session) -> None:
+def test_withdraw_says_no_to_all_and_a_student_link_records_the_student_as_signer(app, db_session) -> None:
     world = _world(db_session)
-    world["child"].date_of_birth = date(2009, 1, 1)
-    own = _link(db_session, world, guardian=False)
-    record = _submit(app, db_session, own, {"website.photo": True}, action="withdraw").record
-    assert record.signer_kind == "self" and record.signer_guardian_id is None
+    world["child"].email = None
+    parent_link = _link(db_session, world)
+    ctx = LinkContext("https://toestemming.example.nl", SECRET)
+    record = _submit(app, db_session, parent_link, {"website.photo": True}, action="withdraw", ctx=ctx).record
+    assert record.signer_kind == "guardian"
     assert record.decisions == {"website.photo": False, "social_media.photo": False, "face_matching": False}
+    evidence = canonical_evidence(parent_link, world["form"], record.decisions, "withdraw", "Firefox",
+                                  "page-1", NOW)
+    assert record.evidence_sha256 == hashlib.sha256(evidence).hexdigest()
+    (mail,) = db_session.scalars(select(OutboxMessage)).all()
+    assert mail.subject == "U heeft de toestemming voor Noor ingetrokken"  # the school writes Dutch
+    world["child"].date_of_birth = date(2009, 1, 1)  # 17: signs for themself
+    own = _link(db_session, world, guardian=False)
+    record = _submit(app, db_session, own, {"website.photo": True}, nonce="page-2").record
+    assert record.signer_kind == "self" and record.signer_guardian_id is None
 
 
 def test_the_same_page_posted_twice_records_once(app, db_session) -> None:
