@@ -19,6 +19,7 @@ from consentflow.audit.service import record_event
 from consentflow.errors import NotFound
 from consentflow.models import AuditEvent, Face, FaceReview, Publication, ReferenceFace, TakedownTask
 from consentflow.models.video import VideoTrack
+from consentflow.photos.derived import SIDES, derived_key
 from consentflow.privacy.retention import RetentionReport, apply_retention
 from consentflow.privacy.service import (
     erase_person,
@@ -78,7 +79,9 @@ def test_subject_access_data_is_exactly_what_the_school_holds_about_the_person(a
     me.enrolled_on, me.left_on = date(2020, 9, 1), date(2027, 7, 31)
     guardian = factories.guardian(db_session, school=w.school, children=[me], name="Michelle",
                                   email="michelle@example.org")
-    record = consent(db_session, w, me, {"website.photo"}, at=APPROVED_AT)
+    # Stored with the higher id first: the export lists records by id.
+    record = consent(db_session, w, me, {"website.photo"}, at=APPROVED_AT, record_id=9002)
+    earlier = consent(db_session, w, me, set(), at=APPROVED_AT - timedelta(days=9), record_id=9001)
     confirm_both(db_session, w)  # my face in w.photo is confirmed as me
     # A face only assigned to me by a reviewer (no automatic match).
     assigned_photo = add_bare_photo(db_session, w)
@@ -87,8 +90,8 @@ def test_subject_access_data_is_exactly_what_the_school_holds_about_the_person(a
     # A video face matched to me, seen from frame 50 to 100 at 25 fps.
     video = add_bare_photo(db_session, w, "video/mp4")
     on_video = add_face(db_session, video, (200, 100, 260, 170), matched=me, distance=0.41)
-    db_session.add(VideoTrack(photo_id=video.id, face_id=on_video.id, number=1, fps=25.0,
-                              first_frame=50, last_frame=101, frame_count=52, detections=40))
+    db_session.add(VideoTrack(photo_id=video.id, face_id=on_video.id, number=1, fps=30.0,
+                              first_frame=1, last_frame=100, frame_count=100, detections=40))
     # Faces that are not listed: me only among the candidates; someone else's.
     candidate_photo = add_bare_photo(db_session, w)
     candidate_only = add_face(db_session, candidate_photo, (5, 5, 50, 50), matched=w.biden)
@@ -96,8 +99,14 @@ def test_subject_access_data_is_exactly_what_the_school_holds_about_the_person(a
                                  {"person_id": me.id, "distance": 0.52}]
     ref = _reference(db_session, w, me)
     _reference(db_session, w, w.biden)
+    # Stored before the others, with the highest id: not mine, and listed by id order anyway.
+    not_me = Publication(id=9103, school_id=w.school.id, photo_id=assigned_photo.id, purpose="website",
+                         derivative_sha256="f" * 64, published_at=PUBLISH_AT,
+                         snapshot=[{"person_id": w.biden.id, "decision": "show"}])
+    db_session.add(not_me)
+    db_session.flush()
     shown = Publication(
-        school_id=w.school.id, photo_id=w.photo.id, purpose="website", channel_note="Homepage",
+        id=9102, school_id=w.school.id, photo_id=w.photo.id, purpose="website", channel_note="Homepage",
         derivative_sha256="d" * 64, maker_credit="J. Fotograaf", published_at=PUBLISH_AT,
         taken_down_at=PUBLISH_AT + timedelta(days=3),
         snapshot=[
@@ -107,16 +116,13 @@ def test_subject_access_data_is_exactly_what_the_school_holds_about_the_person(a
              "decision": "blur_no_consent", "consent_record_id": None, "note": "left"},
         ])
     on_film = Publication(
-        school_id=w.school.id, photo_id=video.id, purpose="social_media", derivative_sha256="e" * 64,
+        id=9101, school_id=w.school.id, photo_id=video.id, purpose="social_media", derivative_sha256="e" * 64,
         published_at=PUBLISH_AT, video_snapshot={"sound": "dropped"},
         snapshot=[{"face_id": on_video.id, "person_id": me.id, "decision": "blur_no_consent"}])
-    not_me = Publication(school_id=w.school.id, photo_id=assigned_photo.id, purpose="website",
-                         derivative_sha256="f" * 64, published_at=PUBLISH_AT,
-                         snapshot=[{"person_id": w.biden.id, "decision": "show"}])
     elsewhere = Publication(school_id=other.school.id, photo_id=other.photo.id, purpose="website",
                             derivative_sha256="0" * 64, published_at=PUBLISH_AT,
                             snapshot=[{"person_id": me.id, "decision": "show"}])
-    db_session.add_all([shown, on_film, not_me, elsewhere])
+    db_session.add_all([shown, on_film, elsewhere])
     db_session.flush()
     db_session.add_all([
         TakedownTask(school_id=w.school.id, publication_id=shown.id, person_id=me.id,
@@ -135,7 +141,8 @@ def test_subject_access_data_is_exactly_what_the_school_holds_about_the_person(a
         "guardians": [{"name": "Michelle", "email": "michelle@example.org"}],
     }
     assert guardian.email == "michelle@example.org"
-    assert data["consent_records"] == [{
+    assert [r["id"] for r in data["consent_records"]] == [earlier.id, record.id]
+    assert data["consent_records"][1:] == [{
         "id": record.id, "school_year": "2026-2027", "form": "Media v1",
         "decisions": record.decisions, "signer_kind": "self", "signer_name": "Barack Obama",
         "method": "paper", "signed_at": _iso(record.signed_at), "recorded_at": _iso(record.recorded_at),
@@ -152,11 +159,12 @@ def test_subject_access_data_is_exactly_what_the_school_holds_about_the_person(a
         {**photo_base, "photo_id": assigned_photo.id, "media": "photo", "seconds": None,
          "face_box": [10, 20, 110, 140], "automatic_match": False, "distance": None,
          "reviewer_decision": "assign"},
-        {**photo_base, "photo_id": video.id, "media": "video", "seconds": [2.0, 4.04],
+        {**photo_base, "photo_id": video.id, "media": "video", "seconds": [0.03, 3.33],
          "face_box": [200, 100, 260, 170], "automatic_match": True, "distance": 0.41,
          "reviewer_decision": None},
     ]
-    assert data["publications"] == [
+    assert [p["id"] for p in data["publications"]] == [on_film.id, shown.id]
+    assert data["publications"][::-1] == [
         {"id": shown.id, "photo_id": w.photo.id, "purpose": "website", "media": "photo",
          "channel_note": "Homepage", "published_at": _iso(shown.published_at),
          "derivative_sha256": "d" * 64, "maker_credit": "J. Fotograaf",
@@ -180,13 +188,20 @@ def test_subject_access_data_is_exactly_what_the_school_holds_about_the_person(a
 def test_a_face_matched_to_someone_else_but_confirmed_as_me_counts_and_a_rejection_does_not(
         app, db_session):
     w = build_world(db_session, app)
-    photo = add_bare_photo(db_session, w)
-    mine = add_face(db_session, photo, (0, 0, 40, 40), matched=w.biden)
-    _review(db_session, w, mine, "confirm", w.obama)
+    # A face reviewed with my id but not as me comes first: the faces after it are still listed.
     rejected = add_face(db_session, add_bare_photo(db_session, w), (0, 0, 40, 40))
     _review(db_session, w, rejected, "external_adult", w.obama)
+    photo = add_bare_photo(db_session, w)
+    mine = add_face(db_session, photo, (0, 0, 40, 40), matched=w.biden)
+    # An earlier decision, since revoked, does not count.
+    _review(db_session, w, mine, "not_face")
+    db_session.scalars(select(FaceReview).where(FaceReview.face_id == mine.id)).one().revoked_at = APPROVED_AT
+    _review(db_session, w, mine, "confirm", w.obama)
 
-    listed = subject_access_data(db_session, w.school.id, w.obama.id)["photos_matched"]
+    w.obama.erased_at = NOW
+    data = subject_access_data(db_session, w.school.id, w.obama.id)
+    assert data["person"]["erased_at"] == NOW.isoformat()
+    listed = data["photos_matched"]
 
     assert [(p["photo_id"], p["automatic_match"], p["distance"], p["reviewer_decision"])
             for p in listed] == [(w.photo.id, True, 0.35, None), (photo.id, False, None, "confirm")]
@@ -207,6 +222,7 @@ def test_a_person_of_another_school_is_not_found(app, db_session):
 
 def test_the_export_is_a_zip_of_the_data_and_a_page_and_is_audited(app, db_session):
     w = build_world(db_session, app)
+    w.obama.first_name = "Zoë"
     consent(db_session, w, w.obama, {"website.photo"}, at=APPROVED_AT)
     seen: list[dict] = []
 
@@ -223,12 +239,17 @@ def test_the_export_is_a_zip_of_the_data_and_a_page_and_is_audited(app, db_sessi
         data = json.loads(archive.read("data.json"))
         assert archive.read("index.html").decode() == "<html>Obama</html>"
     assert data["exported_at"] == NOW.isoformat() and seen[0]["exported_at"] == NOW.isoformat()
+    with zipfile.ZipFile(io.BytesIO(blob)) as archive:
+        raw = archive.read("data.json").decode("utf-8")
+    # Readable as it is: indented, names in their own letters.
+    assert '\n  "person": {\n    "id": ' in raw and '"first_name": "Zoë"' in raw
     assert data["person"]["last_name"] == "Obama"
     (event,) = _events(db_session, "person.subject_access_export")
     assert (event.object_type, event.object_id, event.school_id) == ("person", str(w.obama.id),
                                                                       w.school.id)
     assert event.subject_ids == [w.obama.id] and event.actor_id == w.user.id
     assert event.details == {"consent_records": 1, "photos": 1, "publications": 0}
+    assert event.at.replace(tzinfo=None) == NOW.replace(tzinfo=None)
 
 
 # --- erasure ----------------------------------------------------------------------
@@ -243,6 +264,8 @@ def test_erasure_reports_and_clears_exactly_what_may_be_theirs(app, db_session):
     matched = w.obama_face
     matched.encoding_encrypted = b"mine"
     w.biden_face.encoding_encrypted = b"biden's"
+    # A second face matched to me: both matches are unlinked.
+    also_matched = add_face(db_session, add_bare_photo(db_session, w), (0, 0, 40, 40), matched=me)
     # Confirmed as me by a reviewer, automatically matched to Biden: cleared, the match stays.
     reviewed = add_face(db_session, add_bare_photo(db_session, w), (0, 0, 40, 40), matched=w.biden)
     reviewed.encoding_encrypted = b"maybe mine"
@@ -251,6 +274,7 @@ def test_erasure_reports_and_clears_exactly_what_may_be_theirs(app, db_session):
     candidate = add_face(db_session, add_bare_photo(db_session, w), (0, 0, 40, 40), matched=w.biden)
     candidate.candidates = [{"person_id": w.biden.id, "distance": 0.3},
                             {"person_id": me.id, "distance": 0.5}]
+    candidate.encoding_encrypted = b"may be mine"
     record_event(db_session, actor=w.actor, action="person.note", object_type="person",
                  object_id=me.id, school_id=w.school.id, subject_ids=[me.id],
                  personal={"name": "Barack Obama"})
@@ -258,12 +282,12 @@ def test_erasure_reports_and_clears_exactly_what_may_be_theirs(app, db_session):
                  object_id=w.biden.id, school_id=w.school.id, subject_ids=[w.biden.id],
                  personal={"name": "Joe Biden"})
     db_session.flush()
-    assert remaining_encodings(db_session, w.school.id, me.id) == 2 + 2
+    assert remaining_encodings(db_session, w.school.id, me.id) == 2 + 3
 
     report = erase_person(db_session, actor=w.actor, school_id=w.school.id, person_id=me.id,
                           now=NOW, storage=w.storage)
 
-    assert (report.reference_faces, report.face_encodings, report.unlinked_matches) == (2, 2, 1)
+    assert (report.reference_faces, report.face_encodings, report.unlinked_matches) == (2, 3, 2)
     assert report.derived_copies == 0
     assert remaining_encodings(db_session, w.school.id, me.id) == 0
     assert matched.encoding_encrypted is None and matched.matched_person_id is None
@@ -271,15 +295,21 @@ def test_erasure_reports_and_clears_exactly_what_may_be_theirs(app, db_session):
     assert reviewed.encoding_encrypted is None and reviewed.matched_person_id == w.biden.id
     assert reviewed.match_status == "matched" and reviewed.distance == 0.35
     assert candidate.candidates == [{"person_id": w.biden.id, "distance": 0.3}]
+    assert candidate.encoding_encrypted is None
     assert candidate.matched_person_id == w.biden.id
     assert w.biden_face.encoding_encrypted == b"biden's"
     assert len(db_session.scalars(select(ReferenceFace).where(
         ReferenceFace.person_id == w.biden.id)).all()) == 1
     assert me.erased_at == NOW
+    assert also_matched.matched_person_id is None
+    (purge,) = _events(db_session, "reference_face.purge")
+    assert purge.details["reason"] == "erasure" and purge.details["reference_faces"] == 2
+    assert purge.at.replace(tzinfo=None) == NOW.replace(tzinfo=None)
     (event,) = _events(db_session, "person.erased")
+    assert event.at.replace(tzinfo=None) == NOW.replace(tzinfo=None)
     assert (event.object_type, event.object_id, event.school_id) == ("person", str(me.id), w.school.id)
     assert event.subject_ids == [me.id]
-    assert event.details == {"reference_faces": 2, "face_encodings": 2, "unlinked_matches": 1,
+    assert event.details == {"reference_faces": 2, "face_encodings": 3, "unlinked_matches": 2,
                              "audit_events_pseudonymised": 1, "derived_copies": 0}
     assert report.audit_events == 1
     notes = {e.object_id: e.personal["name"] for e in _events(db_session, "person.note")}
@@ -311,6 +341,7 @@ def test_encodings_go_from_the_last_day_of_the_grace_period_on(app, db_session):
     w = build_world(db_session, app)
     grace = NOW - timedelta(days=7)
     on_the_day, due = _finished(db_session, w, "published", grace, encodings=2)
+    add_face(db_session, on_the_day, (300, 0, 340, 40))  # never encoded: nothing to delete
     _, kept = _finished(db_session, w, "published", grace + timedelta(seconds=1))
     rejected, rejected_faces = _finished(db_session, w, "rejected", grace - timedelta(days=1))
     _, in_review = _finished(db_session, w, "needs_review", NOW - timedelta(days=300))
@@ -334,6 +365,7 @@ def test_encodings_go_from_the_last_day_of_the_grace_period_on(app, db_session):
     assert (event.object_type, event.object_id, event.school_id) == ("school", str(w.school.id),
                                                                       w.school.id)
     assert event.details == {"encodings": 4}
+    assert event.at.replace(tzinfo=None) == NOW.replace(tzinfo=None)
     assert on_the_day.state == "published"
 
 
@@ -346,16 +378,28 @@ def test_a_rejection_is_dated_by_its_audit_event_and_originals_go_after_their_pe
     for at in (NOW - timedelta(days=300), NOW - timedelta(days=1)):
         record_event(db_session, actor=w.actor, action="photo.rejected", object_type="photo",
                      object_id=recent.id, school_id=w.school.id, now=at)
+    # Rejected long ago; a later event of another kind on it does not move the date.
+    noted, _ = _finished(db_session, w, "rejected", NOW - timedelta(days=400), encodings=0)
+    record_event(db_session, actor=w.actor, action="photo.rejected", object_type="photo",
+                 object_id=noted.id, school_id=w.school.id, now=NOW - timedelta(days=200))
+    record_event(db_session, actor=w.actor, action="photo.retry", object_type="photo",
+                 object_id=noted.id, school_id=w.school.id, now=NOW - timedelta(days=2))
+    # No rejection on record: processing ended yesterday, the upload was long ago.
+    processed, _ = _finished(db_session, w, "rejected", NOW - timedelta(days=400), encodings=0)
+    processed.processed_at = NOW - timedelta(days=1)
     just_in, _ = _finished(db_session, w, "rejected", cutoff + timedelta(seconds=1), encodings=0)
+    already_gone, _ = _finished(db_session, w, "rejected", NOW - timedelta(days=400), encodings=0)
+    already_gone.storage_key = None
     old_key = old.storage_key
 
     report = _retain(db_session, w, apply=True)
 
-    assert report.originals == [old.id]
-    assert old.storage_key is None and old_key
+    assert sorted(report.originals) == sorted([old.id, noted.id])
+    assert old.storage_key is None and old_key and noted.storage_key is None
     assert recent.storage_key is not None and just_in.storage_key is not None
+    assert processed.storage_key is not None
     (event,) = _events(db_session, "retention.applied")
-    assert event.details == {"originals": 1}
+    assert event.details == {"originals": 2}
 
 
 def test_reference_faces_go_for_who_left_was_erased_or_said_no_to_matching(app, db_session):
@@ -388,8 +432,31 @@ def test_reference_faces_go_for_who_left_was_erased_or_said_no_to_matching(app, 
     assert applied.reference_people == expected
     kept = {r.person_id for r in db_session.scalars(select(ReferenceFace))}
     assert kept == {leaving.id, said_yes.id, no_record.id}
-    assert {e.object_id: e.details["reason"] for e in _events(db_session, "reference_face.purge")} == {
+    purges = _events(db_session, "reference_face.purge")
+    assert {e.object_id: e.details["reason"] for e in purges} == {
         str(pid): f"retention: {why}" for pid, why in expected.items()}
+    assert {e.at.replace(tzinfo=None) for e in purges} == {NOW.replace(tzinfo=None)}
+
+
+def test_cached_copies_go_with_their_originals_and_only_with_them(app, db_session):
+    w = build_world(db_session, app)
+    live = add_bare_photo(db_session, w)
+    deleted_before = add_bare_photo(db_session, w)
+    deleted_before.storage_key = None
+    deleted_now, _ = _finished(db_session, w, "rejected", NOW - timedelta(days=400), encodings=0)
+    w.storage.put_at(deleted_now.storage_key, b"original")
+    for photo in (live, deleted_before, deleted_now):
+        for side in SIDES:
+            w.storage.put_at(derived_key(photo.sha256, side), b"copy")
+
+    assert _retain(db_session, w, apply=False).derived == 2 * len(SIDES)
+    assert w.storage.exists(derived_key(deleted_now.sha256, SIDES[0]))
+
+    assert _retain(db_session, w, apply=True).derived == 2 * len(SIDES)
+    assert all(w.storage.exists(derived_key(live.sha256, side)) for side in SIDES)
+    assert not any(w.storage.exists(derived_key(p.sha256, side))
+                   for p in (deleted_before, deleted_now) for side in SIDES)
+    assert not w.storage.exists(f"orig/{deleted_now.sha256}")
 
 
 def test_the_report_says_what_was_or_would_be_deleted():

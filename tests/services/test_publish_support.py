@@ -51,10 +51,10 @@ class World:
 
 
 def consent(session: Any, world: World, person: Person, granted: set[str], *,
-            at: datetime, school_id: int | None = None) -> ConsentRecord:
+            at: datetime, school_id: int | None = None, record_id: int | None = None) -> ConsentRecord:
     """A consent record saying yes to ``granted`` and no to every other purpose."""
     record = ConsentRecord(
-        school_id=school_id or world.school.id, person_id=person.id,
+        id=record_id, school_id=school_id or world.school.id, person_id=person.id,
         school_year_id=world.year.id, form_id=world.form.id,
         decisions={p: p in granted for p in DEFAULT_PURPOSES},
         signer_kind="self", signer_name=person.full_name, method="paper", signed_at=at,
