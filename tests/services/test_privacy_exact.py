@@ -211,7 +211,7 @@ def test_a_person_of_another_school_is_not_found(app, db_session):
     w = build_world(db_session, app)
     other = build_world(db_session, app)
     assert get_person(db_session, w.school.id, w.obama.id) is w.obama
-    with pytest.raises(NotFound, match="Person not found"):
+    with pytest.raises(NotFound, match=r"^Person not found\.$"):
         get_person(db_session, other.school.id, w.obama.id)
     with pytest.raises(NotFound):
         subject_access_data(db_session, other.school.id, w.obama.id)
