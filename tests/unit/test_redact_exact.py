@@ -180,3 +180,53 @@ def test_jpeg_quality_is_the_configured_one() -> None:
     image = _noise()
     assert encode_jpeg(image) == encode_jpeg(image, JPEG_QUALITY)
     assert len(encode_jpeg(image, 50)) < len(encode_jpeg(image))
+
+
+def test_only_the_cell_averages_of_the_head_region_survive() -> None:
+    """Shuffle the pixels inside each of the region's 4 x 4 cells: the redaction is the same.
+
+    The box gives a 42 x 56 region, reduced to 3 x 4 cells of 14 x 14 px; a
+    redaction that kept anything finer than a cell would tell the two apart.
+    """
+    original = _noise()
+    box = Box(100, 100, 122, 126)
+    region = head_region(box, original.width, original.height)
+    assert (region.right - region.left, region.bottom - region.top) == (42, 56)
+    shuffled = np.asarray(original).copy()
+    rng = np.random.default_rng(11)
+    for top in range(region.top, region.bottom, 14):
+        for left in range(region.left, region.right, 14):
+            cell = shuffled[top:top + 14, left:left + 14].reshape(-1, 3)
+            shuffled[top:top + 14, left:left + 14] = rng.permutation(cell).reshape(14, 14, 3)
+    assert not np.array_equal(shuffled, np.asarray(original))
+
+    # Equal up to Pillow's fixed-point rounding (1 level of 255).
+    difference = _pixels(redact(Image.fromarray(shuffled), [box]), region) - _pixels(
+        redact(original, [box]), region)
+    assert np.abs(difference).max() <= 1
+
+
+def test_the_region_keeps_its_own_colour_not_the_rest_of_the_photo() -> None:
+    pixels = np.full((300, 400, 3), 20, dtype=np.uint8)
+    pixels[:, 200:] = 230  # a bright right half; the face is in it
+    box = Box(280, 120, 320, 170)
+    region = head_region(box, 400, 300)
+    assert region.left >= 200
+    assert _pixels(redact(Image.fromarray(pixels), [box]), region).mean() > 220
+
+
+@pytest.mark.parametrize(("size", "box"), [((1, 40), Box(0, 10, 1, 20)), ((40, 1), Box(10, 0, 20, 1))])
+def test_a_region_one_pixel_thin_is_still_redacted(size: tuple[int, int], box: Box) -> None:
+    pixels = np.zeros((size[1], size[0], 3), dtype=np.uint8)
+    pixels[::2] = 255  # alternate rows (or the one row's pixels) light and dark
+    pixels[:, ::2] = 255 - pixels[:, ::2]
+    original = Image.fromarray(pixels)
+    region = head_region(box, *size)
+    assert min(region.right - region.left, region.bottom - region.top) == 1
+    assert not np.array_equal(_pixels(redact(original, [box]), region), _pixels(original, region))
+
+
+def test_any_image_mode_is_encoded_as_rgb_jpeg() -> None:
+    grey = _noise().convert("L")
+    with Image.open(io.BytesIO(encode_jpeg(grey))) as decoded:
+        assert decoded.mode == "RGB" and decoded.size == grey.size
