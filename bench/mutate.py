@@ -91,7 +91,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "verify": (
         ["consentflow/publish/verify.py", "consentflow/publish/redaction.py"],
-        ["tests/unit/test_find_leaks.py", "tests/unit/test_redact.py",
+        ["tests/unit/test_find_leaks.py", "tests/services/test_redaction_choice_exact.py",
+         "tests/unit/test_redact.py",
          "tests/services/test_publish_redaction_choice.py", "tests/services/test_publish_group.py"],
     ),
     "publish": (

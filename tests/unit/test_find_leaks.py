@@ -63,10 +63,11 @@ def test_the_head_region_edges_left_and_top_inside_right_and_bottom_outside() ->
     inside = (region.left - 10, region.top - 10, region.left + 10, region.top + 10)  # centre on the corner
     right = (region.right - 10, region.top, region.right + 10, region.top + 20)  # centre on the right edge
     below = (region.left, region.bottom - 10, region.left + 20, region.bottom + 10)
-    found = _leaks([_found(inside), _found(right), _found(below)], blurred=[BLURRED])
+    low_inside = (region.right - 20, region.bottom - 20, region.right, region.bottom)  # centre 10 px in
+    found = _leaks([_found(inside), _found(right), _found(below), _found(low_inside)], blurred=[BLURRED])
     assert [(leak.box, leak.reason) for leak in found] == [
         (Box(*inside), "on_blurred_region"), (Box(*right), "unreviewed_face"),
-        (Box(*below), "unreviewed_face")]
+        (Box(*below), "unreviewed_face"), (Box(*low_inside), "on_blurred_region")]
 
 
 def test_an_unreviewed_face_resembling_a_blurred_person_names_them() -> None:
@@ -128,3 +129,11 @@ def test_every_face_is_judged_and_nothing_found_is_fine() -> None:
     assert len(_leaks(found, blurred=[BLURRED])) == 2
     assert CheckResult(2, ()).ok
     assert not CheckResult(2, (Leak(Box(*far), None, "unreviewed_face"),)).ok
+
+
+def test_of_two_people_at_the_same_distance_the_first_reference_is_named() -> None:
+    step = np.zeros(128)
+    step[1] = 0.2
+    references = [(22, step), (33, -step), (44, 2 * step)]
+    (leak,) = _leaks([_found((800, 500, 840, 540), x=0.0)], blurred=[BLURRED], references=references)
+    assert (leak.reason, leak.person_id, leak.distance) == ("resembles_blurred_person", 22, 0.2)
