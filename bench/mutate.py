@@ -81,8 +81,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "privacy": (
         ["consentflow/privacy/service.py", "consentflow/privacy/retention.py"],
-        ["tests/services/test_privacy_exact.py", "tests/services/test_privacy_erasure.py", "tests/services/test_erasure_leftovers.py",
-         "tests/services/test_consent_rule_followers.py"],
+        ["tests/services/test_privacy_exact.py", "tests/services/test_privacy_erasure.py",
+         "tests/services/test_erasure_leftovers.py", "tests/services/test_consent_rule_followers.py"],
     ),
     "redact": (
         ["consentflow/publish/redact.py"],
