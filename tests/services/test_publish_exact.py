@@ -36,6 +36,7 @@ from consentflow.publish.service import (
     release_claim,
 )
 from consentflow.review.rules import resolve_faces
+from consentflow.review.service import record_review
 from tests.services.test_publish_support import (
     APPROVED_AT,
     BIDEN_BOX,
@@ -418,3 +419,44 @@ def test_publications_are_found_per_school_and_purposes_are_named_for_photos(app
     assert consent_purpose("website") == "website.photo"
     with pytest.raises(InvalidInput, match="^Unknown purpose.$"):
         consent_purpose("billboard")
+
+
+def test_the_refusal_reasons_in_the_audit_trail_are_written_out():
+    # The audit trail keeps these words for good: a change must be deliberate.
+    assert REFUSALS == {
+        "consent_changed": "Consent of a person in this photo changed since approval; review the photo again.",
+        "leak": "A face in the redacted photo still shows someone who must be blurred.",
+        "key_missing": "The face key is missing, so the blurred people's reference portraits cannot be "
+                       "compared; nothing was published. Ask the administrator to restore the key.",
+        "reference_unreadable": "A reference portrait of a blurred person cannot be decrypted, so the check "
+                                "cannot be completed; nothing was published. Ask the administrator to "
+                                "check the face key.",
+    }
+    assert VIDEO_PATH == "A video is published through its own render job, not as a photo."
+
+
+def test_a_leak_sends_every_channel_back_and_keeps_the_faces_that_caused_it(app, db_session):
+    w = build_world(db_session, app)
+    db_session.delete(w.biden_face)  # as if the detector had missed Biden: nobody reviewed his face
+    consent(db_session, w, w.obama, {"website.photo", "social_media.photo"}, at=LONG_AGO)
+    record_review(db_session, actor=w.actor, school_id=w.school.id, face_id=w.obama_face.id, kind="confirm",
+                  expected_version=None, now=APPROVED_AT)
+    _approve(db_session, w)
+    _approve(db_session, w, "social_media")
+
+    with pytest.raises(PublicationRefused) as refused:
+        _publish(db_session, w)
+
+    assert (refused.value.code, refused.value.sent_back) == ("leak", True)
+    (leak,) = refused.value.leaks
+    assert (leak.face_id, leak.reason, leak.person_id, leak.distance) == (None, "unreviewed_face", None, None)
+    assert Box(*BIDEN_BOX).iou(leak.box) > 0.3
+    expected = {"code": "leak", "leaks": [{"face_id": None, "box": [leak.box.left, leak.box.top,
+                                                                    leak.box.right, leak.box.bottom],
+                                           "reason": "unreviewed_face", "person_id": None, "distance": None}]}
+    statuses = {p.purpose: (p.status, p.refusal) for p in db_session.scalars(select(PhotoPurpose))}
+    assert statuses == {WEB: ("pending", expected), "social_media": ("pending", None)}
+    assert (w.photo.state, w.photo.failure_reason) == ("needs_review", None)
+    (event,) = _events(db_session, "photo.publication_refused")
+    assert event.details == {"purpose": WEB, "reason": REFUSALS["leak"], **expected}
+    assert db_session.scalars(select(Publication)).all() == []
