@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from consentflow.audit.service import record_event
 from consentflow.errors import NotFound
-from consentflow.models import AuditEvent, Face, FaceReview, Publication, ReferenceFace, TakedownTask
+from consentflow.models import Face, FaceReview, Publication, ReferenceFace, TakedownTask
 from consentflow.models.video import VideoTrack
 from consentflow.photos.derived import SIDES, derived_key
 from consentflow.privacy.retention import RetentionReport, apply_retention
@@ -35,6 +35,7 @@ from tests.services.test_publish_support import (
     World,
     add_bare_photo,
     add_face,
+    audit_events,
     build_world,
     confirm_both,
     consent,
@@ -47,9 +48,6 @@ def _iso(value: object) -> object:
     return value.isoformat() if isinstance(value, (date, datetime)) else value
 
 
-def _events(session, action: str) -> list[AuditEvent]:
-    return list(session.scalars(select(AuditEvent).where(AuditEvent.action == action)
-                                .order_by(AuditEvent.id)))
 
 
 def _reference(session, w: World, person, n: int = 0) -> ReferenceFace:
@@ -244,7 +242,7 @@ def test_the_export_is_a_zip_of_the_data_and_a_page_and_is_audited(app, db_sessi
     # Readable as it is: indented, names in their own letters.
     assert '\n  "person": {\n    "id": ' in raw and '"first_name": "Zoë"' in raw
     assert data["person"]["last_name"] == "Obama"
-    (event,) = _events(db_session, "person.subject_access_export")
+    (event,) = audit_events(db_session, "person.subject_access_export")
     assert (event.object_type, event.object_id, event.school_id) == ("person", str(w.obama.id),
                                                                       w.school.id)
     assert event.subject_ids == [w.obama.id] and event.actor_id == w.user.id
@@ -302,17 +300,17 @@ def test_erasure_reports_and_clears_exactly_what_may_be_theirs(app, db_session):
         ReferenceFace.person_id == w.biden.id)).all()) == 1
     assert me.erased_at == NOW
     assert also_matched.matched_person_id is None
-    (purge,) = _events(db_session, "reference_face.purge")
+    (purge,) = audit_events(db_session, "reference_face.purge")
     assert purge.details["reason"] == "erasure" and purge.details["reference_faces"] == 2
     assert purge.at.replace(tzinfo=None) == NOW.replace(tzinfo=None)
-    (event,) = _events(db_session, "person.erased")
+    (event,) = audit_events(db_session, "person.erased")
     assert event.at.replace(tzinfo=None) == NOW.replace(tzinfo=None)
     assert (event.object_type, event.object_id, event.school_id) == ("person", str(me.id), w.school.id)
     assert event.subject_ids == [me.id]
     assert event.details == {"reference_faces": 2, "face_encodings": 3, "unlinked_matches": 2,
                              "audit_events_pseudonymised": 1, "derived_copies": 0}
     assert report.audit_events == 1
-    notes = {e.object_id: e.personal["name"] for e in _events(db_session, "person.note")}
+    notes = {e.object_id: e.personal["name"] for e in audit_events(db_session, "person.note")}
     assert notes[str(me.id)].get("v") is None and notes[str(w.biden.id)]["v"] == "Joe Biden"
 
 
@@ -355,13 +353,13 @@ def test_encodings_go_from_the_last_day_of_the_grace_period_on(app, db_session):
     expected = sorted(f.id for f in [*due, *rejected_faces, *twice_faces])
     assert sorted(report.encodings) == expected
     assert all(f.encoding_encrypted == b"sealed" for f in [*due, *kept, *in_review])
-    assert _events(db_session, "retention.applied") == []
+    assert audit_events(db_session, "retention.applied") == []
 
     report = _retain(db_session, w, apply=True)
     assert sorted(report.encodings) == expected
     assert all(f.encoding_encrypted is None for f in [*due, *rejected_faces, *twice_faces])
     assert all(f.encoding_encrypted == b"sealed" for f in [*kept, *in_review])
-    (event,) = _events(db_session, "retention.applied")
+    (event,) = audit_events(db_session, "retention.applied")
     assert (event.object_type, event.object_id, event.school_id) == ("school", str(w.school.id),
                                                                       w.school.id)
     assert event.details == {"encodings": 4}
@@ -398,7 +396,7 @@ def test_a_rejection_is_dated_by_its_audit_event_and_originals_go_after_their_pe
     assert old.storage_key is None and old_key and noted.storage_key is None
     assert recent.storage_key is not None and just_in.storage_key is not None
     assert processed.storage_key is not None
-    (event,) = _events(db_session, "retention.applied")
+    (event,) = audit_events(db_session, "retention.applied")
     assert event.details == {"originals": 2}
 
 
@@ -432,7 +430,7 @@ def test_reference_faces_go_for_who_left_was_erased_or_said_no_to_matching(app, 
     assert applied.reference_people == expected
     kept = {r.person_id for r in db_session.scalars(select(ReferenceFace))}
     assert kept == {leaving.id, said_yes.id, no_record.id}
-    purges = _events(db_session, "reference_face.purge")
+    purges = audit_events(db_session, "reference_face.purge")
     assert {e.object_id: e.details["reason"] for e in purges} == {
         str(pid): f"retention: {why}" for pid, why in expected.items()}
     assert {e.at.replace(tzinfo=None) for e in purges} == {NOW.replace(tzinfo=None)}

@@ -8,7 +8,7 @@ rendering or detection), so that breaking one of them fails a test.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from consentflow.errors import InvalidInput, InvalidState, NotFound
 from consentflow.faces.matching import MatchThresholds
-from consentflow.models import AuditEvent, PhotoPurpose, Publication, ReferenceFace
+from consentflow.models import PhotoPurpose, Publication, ReferenceFace
 from consentflow.photos.crypto import cipher_from_config
 from consentflow.publish.redact import Box, render_derivative
 from consentflow.publish.redaction import set_face_redaction
@@ -44,23 +44,19 @@ from tests.services.test_publish_support import (
     PUBLISH_AT,
     World,
     add_bare_photo,
+    audit_events,
     build_world,
     confirm_both,
     consent,
+    naive_utc,
 )
 
 WEB = "website"
 LONG_AGO = APPROVED_AT - timedelta(days=30)
 
 
-def _naive(moment: datetime) -> datetime:
-    """UTC without its zone: SQLite gives back naive times, PostgreSQL aware ones."""
-    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
 
 
-def _events(session, action: str) -> list[AuditEvent]:
-    return list(session.scalars(select(AuditEvent).where(AuditEvent.action == action)
-                                .order_by(AuditEvent.id)))
 
 
 def _approve(session, w: World, channel: str = WEB, *, photo_id: int | None = None,
@@ -100,11 +96,11 @@ def test_approval_records_who_when_and_what_and_moves_the_photo_on(app, db_sessi
     assert (pp.status, pp.reason, pp.refusal) == ("approved", None, None)
     assert (pp.decided_by_id, pp.decided_at) == (w.user.id, APPROVED_AT)
     assert (w.photo.state, w.photo.failure_reason) == ("approved", None)
-    (event,) = _events(db_session, "photo.approved")
+    (event,) = audit_events(db_session, "photo.approved")
     assert (event.object_type, event.object_id, event.school_id) == ("photo", str(w.photo.id), w.school.id)
     assert event.subject_ids == [w.obama.id] and event.actor_id == w.user.id
     assert event.details == {"purpose": WEB, "shown": 1, "blurred": 1}
-    assert _naive(event.at) == _naive(APPROVED_AT)
+    assert naive_utc(event.at) == naive_utc(APPROVED_AT)
 
 
 def test_approving_a_published_photo_for_another_channel_keeps_it_published(app, db_session):
@@ -126,9 +122,9 @@ def test_a_large_blurred_face_blocks_with_the_share_in_words(app, db_session):
     assert pp.reason == ("A face that must be blurred covers 5% of the photo (school limit 2%): "
                          "blurring would leave the photo's subject hidden.")
     assert (pp.decided_by_id, pp.decided_at) == (w.user.id, APPROVED_AT)
-    (event,) = _events(db_session, "photo.auto_blocked")
+    (event,) = audit_events(db_session, "photo.auto_blocked")
     assert event.details == {"purpose": WEB, "shown": 1, "blurred": 1}
-    assert _events(db_session, "photo.approved") == []
+    assert audit_events(db_session, "photo.approved") == []
 
 
 def test_a_video_is_never_blocked_by_the_share_of_a_face(app, db_session):
@@ -263,11 +259,11 @@ def test_a_consent_change_sends_back_this_channel_only_and_keeps_the_refusal(app
     assert (pp.reason, pp.refusal) == (None, {"code": "consent_changed", "leaks": []})
     assert (pp.publish_requested_at, pp.publish_note) == (None, None)
     assert w.photo.failure_reason is None and w.photo.state == "approved"
-    (event,) = _events(db_session, "photo.publication_refused")
+    (event,) = audit_events(db_session, "photo.publication_refused")
     assert (event.object_type, event.object_id, event.school_id) == ("photo", str(w.photo.id), w.school.id)
     assert event.details == {"purpose": WEB, "reason": REFUSALS["consent_changed"],
                              "code": "consent_changed", "leaks": []}
-    assert _naive(event.at) == _naive(PUBLISH_AT)
+    assert naive_utc(event.at) == naive_utc(PUBLISH_AT)
 
 
 def test_releasing_a_claim_approves_again_and_forgets_the_run():
@@ -310,7 +306,7 @@ def test_references_that_cannot_be_read_refuse_in_place(app, db_session, cipher,
     pp = db_session.scalar(select(PhotoPurpose).where(PhotoPurpose.purpose == WEB))
     assert (pp.status, pp.refusal) == ("approved", {"code": code, "leaks": []})
     assert w.photo.state == "approved"
-    (event,) = _events(db_session, "photo.publication_refused")
+    (event,) = audit_events(db_session, "photo.publication_refused")
     assert event.details == {"purpose": WEB, "reason": REFUSALS[code], "code": code}
     assert db_session.scalars(select(Publication)).all() == []
 
@@ -349,14 +345,14 @@ def test_a_publication_records_the_faces_the_consents_and_the_check(app, db_sess
     assert solid.face_id == w.biden_face.id
     assert (pp.status, pp.refusal) == ("approved", None)
     assert (w.photo.state, w.photo.failure_reason) == ("published", None)
-    (event,) = _events(db_session, "photo.published")
+    (event,) = audit_events(db_session, "photo.published")
     assert (event.object_type, event.object_id) == ("publication", str(publication.id))
     assert event.subject_ids == sorted([w.obama.id, w.biden.id])
     assert event.details == {
         "photo_id": w.photo.id, "purpose": WEB, "sha256": publication.derivative_sha256, "faces": 2,
         "blurred": 1, "redactions": {str(w.biden_face.id): "solid"},
         "faces_in_derivative": 1, "consent_records": [record.id]}
-    assert _naive(event.at) == _naive(PUBLISH_AT)
+    assert naive_utc(event.at) == naive_utc(PUBLISH_AT)
     assert live_publication(db_session, w.photo.id, WEB) is publication
     assert live_publication(db_session, w.photo.id, "social_media") is None
     assert publication_purpose_status(db_session, w.photo.id) == {WEB: pp}
@@ -457,6 +453,6 @@ def test_a_leak_sends_every_channel_back_and_keeps_the_faces_that_caused_it(app,
     statuses = {p.purpose: (p.status, p.refusal) for p in db_session.scalars(select(PhotoPurpose))}
     assert statuses == {WEB: ("pending", expected), "social_media": ("pending", None)}
     assert (w.photo.state, w.photo.failure_reason) == ("needs_review", None)
-    (event,) = _events(db_session, "photo.publication_refused")
+    (event,) = audit_events(db_session, "photo.publication_refused")
     assert event.details == {"purpose": WEB, "reason": REFUSALS["leak"], **expected}
     assert db_session.scalars(select(Publication)).all() == []

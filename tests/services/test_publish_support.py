@@ -84,6 +84,21 @@ def add_photo(session: Any, world: World, name: str = "two_people.jpg", *,
     return photo
 
 
+def audit_events(session: Any, action: str) -> list[Any]:
+    """The audit events of one action, oldest first."""
+    from sqlalchemy import select
+
+    from consentflow.models import AuditEvent
+
+    return list(session.scalars(select(AuditEvent).where(AuditEvent.action == action)
+                                .order_by(AuditEvent.id)))
+
+
+def naive_utc(moment: datetime) -> datetime:
+    """UTC without its zone: SQLite gives back naive times, PostgreSQL aware ones."""
+    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+
+
 def add_bare_photo(session: Any, world: World, media_type: str = "image/jpeg", *,
                    state: str = "needs_review") -> Photo:
     """A photo row of its own with no file behind it, for rules that never read pixels."""

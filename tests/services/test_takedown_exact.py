@@ -7,7 +7,7 @@ gets a case per condition, so that breaking any one of them fails a test.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -15,7 +15,7 @@ from sqlalchemy import select
 from consentflow.audit.service import Actor
 from consentflow.errors import InvalidInput, InvalidState, NotFound
 from consentflow.events import PurposesWithdrawn
-from consentflow.models import AuditEvent, OutboxMessage, Photo, PhotoPurpose, Publication, TakedownTask
+from consentflow.models import OutboxMessage, Photo, PhotoPurpose, Publication, TakedownTask
 from consentflow.publish.takedown import (
     complete_takedown,
     count_open_takedowns,
@@ -32,8 +32,10 @@ from tests.services.test_publish_support import (
     World,
     add_bare_photo,
     add_face,
+    audit_events,
     build_world,
     consent,
+    naive_utc,
 )
 
 WITHDRAW_AT = PUBLISH_AT + timedelta(days=2)
@@ -61,14 +63,8 @@ def _withdrawal(session, w: World, person, purposes: set[str]) -> PurposesWithdr
                              purposes=frozenset(purposes), record_id=record.id, at=WITHDRAW_AT)
 
 
-def _events(session, action: str) -> list[AuditEvent]:
-    return list(session.scalars(select(AuditEvent).where(AuditEvent.action == action)
-                                .order_by(AuditEvent.id)))
 
 
-def _naive(moment: datetime) -> datetime:
-    """UTC without its zone: SQLite gives back naive times, PostgreSQL aware ones."""
-    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def _task(session, w: World, publication: Publication, person, *, done: bool = False,
@@ -108,13 +104,13 @@ def test_a_task_only_for_live_publications_that_show_the_person_on_the_channel(a
     assert task.created_at == WITHDRAW_AT and task.done_at is None
     assert task.reason == "Consent for social_media was withdrawn."
     assert db_session.scalars(select(TakedownTask)).all() == [task]
-    (opened,) = _events(db_session, "takedown.opened")
+    (opened,) = audit_events(db_session, "takedown.opened")
     assert (opened.object_type, opened.object_id, opened.school_id) == ("takedown_task", str(task.id),
                                                                          w.school.id)
     assert opened.subject_ids == [me]
     assert opened.details == {"publication_id": hit.id, "purpose": "social_media",
                               "consent_record_id": event.record_id}
-    assert _naive(opened.at) == _naive(WITHDRAW_AT)
+    assert naive_utc(opened.at) == naive_utc(WITHDRAW_AT)
 
 
 def test_a_video_is_taken_down_for_its_video_consent_not_for_the_photo_consent(app, db_session):
@@ -136,7 +132,7 @@ def test_no_task_when_no_channel_was_withdrawn(app, db_session):
     assert create_takedowns(db_session, event) == []
     assert send_back_unpublished(db_session, event) == []
     assert db_session.scalars(select(TakedownTask)).all() == []
-    assert _events(db_session, "takedown.opened") == []
+    assert audit_events(db_session, "takedown.opened") == []
 
 
 def test_every_publication_gets_its_task_in_order(app, db_session):
@@ -150,7 +146,7 @@ def test_every_publication_gets_its_task_in_order(app, db_session):
     tasks = create_takedowns(db_session, _withdrawal(
         db_session, w, w.obama, {"website.photo", "social_media.photo"}))
     assert [t.publication_id for t in tasks] == [first.id, second.id, third.id]
-    assert [e.object_id for e in _events(db_session, "takedown.opened")] == [str(t.id) for t in tasks]
+    assert [e.object_id for e in audit_events(db_session, "takedown.opened")] == [str(t.id) for t in tasks]
 
 
 def test_an_open_task_is_not_duplicated_but_a_done_one_or_another_persons_is_no_obstacle(app, db_session):
@@ -229,12 +225,12 @@ def test_approved_unpublished_photos_of_the_person_go_back_for_the_withdrawn_cha
     for untouched in (someone_elses, video, elsewhere):
         assert _status(db_session, untouched) == {"social_media": "approved"}
         assert untouched.state == "approved"
-    events = _events(db_session, "photo.sent_back")
+    events = audit_events(db_session, "photo.sent_back")
     assert [(e.object_type, e.object_id) for e in events] == [("photo", str(mine.id)),
                                                              ("photo", str(mine_too.id))]
     assert events[0].details == {"purposes": ["social_media"], "consent_record_id": event.record_id}
     assert events[0].subject_ids == [w.obama.id] and events[0].school_id == w.school.id
-    assert _naive(events[0].at) == _naive(WITHDRAW_AT)
+    assert naive_utc(events[0].at) == naive_utc(WITHDRAW_AT)
 
 
 def test_a_face_only_suggested_as_the_person_does_not_send_the_photo_back(app, db_session):
@@ -282,19 +278,19 @@ def test_completing_a_takedown_checks_school_state_and_note(app, db_session):
         with pytest.raises(InvalidInput, match=r"^Say where and how the image was removed\.$"):
             complete(task.id, note=blank)
     assert task.done_at is None and publication.taken_down_at is None
-    assert _events(db_session, "takedown.done") == []
+    assert audit_events(db_session, "takedown.done") == []
 
     assert complete(task.id, note="  Removed from the website \n") is task
     assert task.done_at == WITHDRAW_AT + timedelta(days=1)
     assert task.done_by_id == w.user.id and task.done_note == "Removed from the website"
     assert publication.taken_down_at == WITHDRAW_AT + timedelta(days=1)
-    (event,) = _events(db_session, "takedown.done")
+    (event,) = audit_events(db_session, "takedown.done")
     assert (event.object_type, event.object_id, event.school_id) == ("takedown_task", str(task.id),
                                                                       w.school.id)
     assert event.actor_id == w.user.id and event.subject_ids == [w.obama.id]
     assert event.personal["note"]["v"] == "Removed from the website"
     assert event.details == {"publication_id": publication.id, "purpose": "website"}
-    assert _naive(event.at) == _naive(WITHDRAW_AT + timedelta(days=1))
+    assert naive_utc(event.at) == naive_utc(WITHDRAW_AT + timedelta(days=1))
 
 
 def test_a_publication_counts_as_taken_down_only_when_its_last_task_is_done(app, db_session):
@@ -323,7 +319,7 @@ def test_a_task_whose_person_was_erased_completes_without_subjects(app, db_sessi
     db_session.flush()
     complete_takedown(db_session, actor=w.actor, school_id=w.school.id, task_id=task.id,
                       note="removed", now=WITHDRAW_AT)
-    (event,) = _events(db_session, "takedown.done")
+    (event,) = audit_events(db_session, "takedown.done")
     assert event.subject_ids == []
 
 
@@ -368,7 +364,7 @@ def test_the_withdrawal_actor_is_the_system(app, db_session):
     w = build_world(db_session, app)
     _publication(db_session, w, w.photo, "website", {w.obama.id: "show"})
     create_takedowns(db_session, _withdrawal(db_session, w, w.obama, {"website.photo"}))
-    (event,) = _events(db_session, "takedown.opened")
+    (event,) = audit_events(db_session, "takedown.opened")
     assert event.actor_id is None
     assert event.actor_label == Actor.system("consent-withdrawal").label
 
