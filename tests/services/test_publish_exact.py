@@ -308,6 +308,8 @@ def test_references_that_cannot_be_read_refuse_in_place(app, db_session, cipher,
     assert w.photo.state == "approved"
     (event,) = audit_events(db_session, "photo.publication_refused")
     assert event.details == {"purpose": WEB, "reason": REFUSALS[code], "code": code}
+    assert (event.object_type, event.object_id, event.school_id) == ("photo", str(w.photo.id), w.school.id)
+    assert naive_utc(event.at) == naive_utc(PUBLISH_AT)
     assert db_session.scalars(select(Publication)).all() == []
 
 
@@ -452,6 +454,9 @@ def test_a_leak_sends_every_channel_back_and_keeps_the_faces_that_caused_it(app,
                                            "reason": "unreviewed_face", "person_id": None, "distance": None}]}
     statuses = {p.purpose: (p.status, p.refusal) for p in db_session.scalars(select(PhotoPurpose))}
     assert statuses == {WEB: ("pending", expected), "social_media": ("pending", None)}
+    # The other channel's approval is voided with the reason and the moment.
+    social = db_session.scalar(select(PhotoPurpose).where(PhotoPurpose.purpose == "social_media"))
+    assert (social.reason, social.decided_at, social.decided_by_id) == (REFUSALS["leak"], PUBLISH_AT, None)
     assert (w.photo.state, w.photo.failure_reason) == ("needs_review", None)
     (event,) = audit_events(db_session, "photo.publication_refused")
     assert event.details == {"purpose": WEB, "reason": REFUSALS["leak"], **expected}
