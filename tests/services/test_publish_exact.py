@@ -33,6 +33,7 @@ from consentflow.publish.service import (
     publication_purpose_status,
     publish_photo,
     recheck_at_publication,
+    record_publication,
     release_claim,
 )
 from consentflow.review.rules import resolve_faces
@@ -345,6 +346,9 @@ def test_a_publication_records_the_faces_the_consents_and_the_check(app, db_sess
          "redaction": "solid"},
     ]
     assert solid.face_id == w.biden_face.id
+    biden = Box(*BIDEN_BOX)
+    assert w.storage.read(publication.derivative_key) == render_derivative(
+        w.storage.read(w.photo.storage_key), [biden], {biden: "solid"}).data
     assert (pp.status, pp.refusal) == ("approved", None)
     assert (w.photo.state, w.photo.failure_reason) == ("published", None)
     (event,) = audit_events(db_session, "photo.published")
@@ -369,6 +373,51 @@ def test_a_blank_channel_note_is_none_and_a_lost_claim_records_nothing(app, db_s
     assert db_session.scalars(select(Publication)).all() == []
     publication = _publish(db_session, w, channel_note="   ", still_ours=lambda: True)
     assert publication.channel_note is None
+    # A blurred face without a chosen redaction gets the standard one, in the file and the record.
+    assert publication.snapshot[1]["redaction"] == "standard"
+    original = w.storage.read(w.photo.storage_key)
+    assert w.storage.read(publication.derivative_key) == render_derivative(original, [Box(*BIDEN_BOX)]).data
+
+
+def test_readable_references_let_the_check_run_and_publish(app, db_session):
+    w = build_world(db_session, app)
+    _ready(db_session, w)
+    # Biden (blurred) has a reference portrait; his blurred face no longer matches it.
+    _biden_reference(db_session, app, w)
+    w.album.maker = ""  # no maker to credit
+    _approve(db_session, w)
+    publication = _publish(db_session, w, cipher=cipher_from_config(app.config))
+    assert publication.maker_credit == "" and publication.channel_note is None
+
+
+def test_the_snapshot_names_an_external_adult_with_the_reviewers_note_and_no_one_elses_note(app, db_session):
+    w = build_world(db_session, app)
+    record_review(db_session, actor=w.actor, school_id=w.school.id, face_id=w.obama_face.id,
+                  kind="external_adult", expected_version=None, now=APPROVED_AT, note="The photographer")
+    record_review(db_session, actor=w.actor, school_id=w.school.id, face_id=w.biden_face.id,
+                  kind="confirm", expected_version=None, now=APPROVED_AT, note="Seen at the gate")
+    _approve(db_session, w)
+    snapshot = _publish(db_session, w).snapshot
+    assert [(e["person_id"], e["name"], e["decision"], e["note"]) for e in snapshot] == [
+        (None, "external adult", "show", "The photographer"),
+        (w.biden.id, "Joe Biden", "blur_no_consent", None)]
+
+
+def test_a_video_publication_keeps_its_own_record(app, db_session):
+    w = build_world(db_session, app)
+    pp = PhotoPurpose(photo_id=w.photo.id, purpose=WEB, status="publishing")
+    db_session.add(pp)
+    db_session.flush()
+    publication = record_publication(
+        db_session, actor=w.actor, school_id=w.school.id, photo=w.photo, pp=pp, channel=WEB,
+        channel_note=None, sha256="9" * 64, key="deriv/x", snapshot=[], now=PUBLISH_AT,
+        action="video.published", details={"frames": 3}, video_snapshot={"sound": "dropped"})
+    assert publication.video_snapshot == {"sound": "dropped"} and publication.channel_note is None
+    (event,) = audit_events(db_session, "video.published")
+    assert (event.object_type, event.object_id, event.school_id) == ("publication", str(publication.id),
+                                                                      w.school.id)
+    assert event.details == {"photo_id": w.photo.id, "purpose": WEB, "sha256": "9" * 64, "frames": 3,
+                             "consent_records": []}
 
 
 def test_a_video_is_not_published_as_a_photo(app, db_session):
