@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from consentflow.errors import InvalidInput, InvalidState, NotFound
 from consentflow.faces.matching import MatchThresholds
-from consentflow.models import PhotoPurpose, Publication, ReferenceFace
+from consentflow.models import FaceReview, PhotoPurpose, Publication, ReferenceFace
 from consentflow.photos.crypto import cipher_from_config
 from consentflow.publish.redact import Box, render_derivative
 from consentflow.publish.redaction import set_face_redaction
@@ -38,6 +38,7 @@ from consentflow.publish.service import (
 )
 from consentflow.review.rules import resolve_faces
 from consentflow.review.service import record_review
+from tests.services.test_publish_group import _twins_world
 from tests.services.test_publish_support import (
     APPROVED_AT,
     BIDEN_BOX,
@@ -510,3 +511,26 @@ def test_a_leak_sends_every_channel_back_and_keeps_the_faces_that_caused_it(app,
     (event,) = audit_events(db_session, "photo.publication_refused")
     assert event.details == {"purpose": WEB, "reason": REFUSALS["leak"], **expected}
     assert db_session.scalars(select(Publication)).all() == []
+
+
+@pytest.mark.parametrize("tie", ["assigned", "suggested", "candidate"])
+def test_a_blurred_persons_references_are_checked_however_the_face_is_tied_to_them(app, db_session, tie):
+    """Obama twice: the left face blurred, the right one marked "not a face" (it shows him)."""
+    w, left, right, cipher = _twins_world(db_session, app)
+    if tie != "assigned":
+        for review in db_session.scalars(select(FaceReview).where(FaceReview.face_id == left.id)):
+            review.revoked_at = APPROVED_AT
+        if tie == "suggested":
+            left.match_status, left.matched_person_id, left.distance = "matched", w.obama.id, 0.4
+        else:
+            left.match_status, left.matched_person_id = "unknown", None
+            left.candidates = [{"person_id": w.obama.id, "distance": 0.55}]
+        db_session.flush()
+    _approve(db_session, w)
+
+    with pytest.raises(PublicationRefused) as refused:
+        _publish(db_session, w, cipher=cipher)
+
+    assert [(leak.face_id, leak.reason, leak.person_id) for leak in refused.value.leaks] == [
+        (right.id, "resembles_blurred_person", w.obama.id)]
+    assert Box(right.left, right.top, right.right, right.bottom).iou(refused.value.leaks[0].box) > 0.5
