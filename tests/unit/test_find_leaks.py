@@ -137,3 +137,14 @@ def test_of_two_people_at_the_same_distance_the_first_reference_is_named() -> No
     references = [(22, step), (33, -step), (44, 2 * step)]
     (leak,) = _leaks([_found((800, 500, 840, 540), x=0.0)], blurred=[BLURRED], references=references)
     assert (leak.reason, leak.person_id, leak.distance) == ("resembles_blurred_person", 22, 0.2)
+
+
+def test_a_derivative_without_faces_is_checked_and_fine() -> None:
+    # The one case here that runs the engine: a plain picture, nothing found.
+    from PIL import Image
+
+    from consentflow.publish.verify import check_derivative
+
+    result = check_derivative(Image.new("RGB", (320, 240), (120, 140, 160)), shown=[], blurred=[BLURRED],
+                              references=REFS, tolerance=TOLERANCE)
+    assert result == CheckResult(0, ()) and result.ok
