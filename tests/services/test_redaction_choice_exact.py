@@ -97,6 +97,15 @@ def test_the_latest_choice_wins_and_standard_means_no_choice(app, db_session):
     assert _choices(db_session, w) == {}
 
 
+def test_a_revoked_choice_no_longer_applies(app, db_session):
+    w = build_world(db_session, app)
+    choice = _set(db_session, w, w.biden_face, "solid")
+    assert _choices(db_session, w) == {w.biden_face.id: "solid"}
+    choice.revoked_at = LATER
+    db_session.flush()
+    assert _choices(db_session, w) == {}
+
+
 def test_a_choice_follows_its_box_from_half_overlap_on_and_to_the_first_best_face(app, db_session):
     w = build_world(db_session, app)
     face = w.biden_face
