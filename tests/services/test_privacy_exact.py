@@ -97,8 +97,8 @@ def test_subject_access_data_is_exactly_what_the_school_holds_about_the_person(a
                                  {"person_id": me.id, "distance": 0.52}]
     ref = _reference(db_session, w, me)
     _reference(db_session, w, w.biden)
-    # Stored before the others, with the highest id: not mine, and listed by id order anyway.
-    not_me = Publication(id=9103, school_id=w.school.id, photo_id=assigned_photo.id, purpose="website",
+    # Not mine, stored first with the lowest id: the publications after it are still looked at.
+    not_me = Publication(id=9100, school_id=w.school.id, photo_id=assigned_photo.id, purpose="website",
                          derivative_sha256="f" * 64, published_at=PUBLISH_AT,
                          snapshot=[{"person_id": w.biden.id, "decision": "show"}])
     db_session.add(not_me)
