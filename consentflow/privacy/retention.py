@@ -115,11 +115,12 @@ def apply_retention(session: Session, *, actor: Actor, now: datetime, storage: S
             if key and shared is None:
                 storage.delete(key)
     # No resized copy outlives its original: this run's deletions and any left before.
-    # (A copy another photo's kept original still serves is left: it is rebuilt on demand anyway.)
+    # A copy that another photo's kept original still serves is left (it is rebuilt on
+    # demand anyway); a dry run counts exactly what the applied run would delete.
     gone = set(session.scalars(select(Photo.sha256).where(Photo.storage_key.is_(None))))
     gone |= set(session.scalars(select(Photo.sha256).where(Photo.id.in_(report.originals))))
-    if apply:
-        gone -= set(session.scalars(select(Photo.sha256).where(Photo.storage_key.is_not(None))))
+    gone -= set(session.scalars(select(Photo.sha256).where(
+        Photo.storage_key.is_not(None), Photo.id.not_in(report.originals))))
     report.derived = delete_derived(storage, gone) if apply else derived_copies(storage, gone)
     report.reference_people = _reference_reasons(session, now)
     for person_id, reason in report.reference_people.items():

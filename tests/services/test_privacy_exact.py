@@ -447,11 +447,22 @@ def test_cached_copies_go_with_their_originals_and_only_with_them(app, db_sessio
         for side in SIDES:
             w.storage.put_at(derived_key(photo.sha256, side), b"copy")
 
+    # The same file as a live photo of another album: its copies still serve that photo.
+    shared_gone = add_bare_photo(db_session, w)
+    shared_gone.storage_key = None
+    w.album = factories.album(db_session, school=w.school, title="Other event")
+    still_shown = add_bare_photo(db_session, w)
+    still_shown.sha256 = shared_gone.sha256
+    db_session.flush()
+    for side in SIDES:
+        w.storage.put_at(derived_key(still_shown.sha256, side), b"copy")
+
     assert _retain(db_session, w, apply=False).derived == 2 * len(SIDES)
     assert w.storage.exists(derived_key(deleted_now.sha256, SIDES[0]))
 
     assert _retain(db_session, w, apply=True).derived == 2 * len(SIDES)
     assert all(w.storage.exists(derived_key(live.sha256, side)) for side in SIDES)
+    assert all(w.storage.exists(derived_key(still_shown.sha256, side)) for side in SIDES)
     assert not any(w.storage.exists(derived_key(p.sha256, side))
                    for p in (deleted_before, deleted_now) for side in SIDES)
     assert not w.storage.exists(f"orig/{deleted_now.sha256}")
