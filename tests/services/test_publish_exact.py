@@ -513,10 +513,23 @@ def test_a_leak_sends_every_channel_back_and_keeps_the_faces_that_caused_it(app,
     assert db_session.scalars(select(Publication)).all() == []
 
 
-@pytest.mark.parametrize("tie", ["assigned", "suggested", "candidate"])
+@pytest.mark.parametrize("tie", ["assigned", "suggested", "candidate", "right_face_unreviewed"])
 def test_a_blurred_persons_references_are_checked_however_the_face_is_tied_to_them(app, db_session, tie):
     """Obama twice: the left face blurred, the right one marked "not a face" (it shows him)."""
     w, left, right, cipher = _twins_world(db_session, app)
+    if tie == "right_face_unreviewed":
+        # The right face is no face of the photo at all: the leak is put on the blurred face
+        # of the person it shows.
+        box = Box(right.left, right.top, right.right, right.bottom)
+        db_session.delete(right)
+        db_session.flush()
+        _approve(db_session, w)
+        with pytest.raises(PublicationRefused) as refused:
+            _publish(db_session, w, cipher=cipher)
+        assert [(leak.face_id, leak.reason, leak.person_id) for leak in refused.value.leaks] == [
+            (left.id, "resembles_blurred_person", w.obama.id)]
+        assert box.iou(refused.value.leaks[0].box) > 0.5
+        return
     if tie != "assigned":
         for review in db_session.scalars(select(FaceReview).where(FaceReview.face_id == left.id)):
             review.revoked_at = APPROVED_AT
