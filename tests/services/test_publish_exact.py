@@ -8,6 +8,7 @@ rendering or detection), so that breaking one of them fails a test.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -15,6 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from consentflow.errors import InvalidInput, InvalidState, NotFound
+from consentflow.faces.engine import EngineSettings
 from consentflow.faces.matching import MatchThresholds
 from consentflow.models import FaceReview, PhotoPurpose, Publication, ReferenceFace
 from consentflow.photos.crypto import cipher_from_config
@@ -547,3 +549,27 @@ def test_a_blurred_persons_references_are_checked_however_the_face_is_tied_to_th
     assert [(leak.face_id, leak.reason, leak.person_id) for leak in refused.value.leaks] == [
         (right.id, "resembles_blurred_person", w.obama.id)]
     assert Box(right.left, right.top, right.right, right.bottom).iou(refused.value.leaks[0].box) > 0.5
+
+
+def test_a_face_grown_too_large_for_the_school_blocks_at_publication_in_words(app, db_session):
+    w = build_world(db_session, app)
+    _ready(db_session, w)
+    _approve(db_session, w)
+    w.school.block_face_share = 0.02  # lowered after the approval
+    with pytest.raises(InvalidState) as blocked:
+        _publish(db_session, w)
+    assert str(blocked.value) == ("A face that must be blurred covers 5% of the photo (school limit 2%): "
+                                  "blurring would leave the photo's subject hidden.")
+
+
+def test_the_check_runs_the_configured_engine(app, db_session):
+    """The engine settings given to publication are the ones its check detects with."""
+    w = build_world(db_session, app)
+    db_session.delete(w.biden_face)  # an unreviewed face: the default engine finds it and refuses
+    consent(db_session, w, w.obama, {"website.photo"}, at=LONG_AGO)
+    record_review(db_session, actor=w.actor, school_id=w.school.id, face_id=w.obama_face.id, kind="confirm",
+                  expected_version=None, now=APPROVED_AT)
+    _approve(db_session, w)
+    blind = dataclasses.replace(EngineSettings(), hog=False, centerface=False, tiling=False)
+    publication = _publish(db_session, w, settings=blind)
+    assert publication.purpose == WEB
