@@ -195,10 +195,12 @@ def test_publication_goes_ahead_for_a_claimed_or_approved_purpose(app, db_sessio
     _ready(db_session, w)
     w.photo.state = state
     db_session.add(PhotoPurpose(photo_id=w.photo.id, purpose=WEB, status=status, decided_at=APPROVED_AT))
-    # A taken-down publication does not count as live.
+    # A taken-down publication does not count as live, nor does another photo's.
     db_session.add(Publication(school_id=w.school.id, photo_id=w.photo.id, purpose=WEB,
                                derivative_sha256="0" * 64, snapshot=[], published_at=LONG_AGO,
                                taken_down_at=APPROVED_AT))
+    db_session.add(Publication(school_id=w.school.id, photo_id=add_bare_photo(db_session, w).id, purpose=WEB,
+                               derivative_sha256="1" * 64, snapshot=[], published_at=LONG_AGO))
     db_session.flush()
     pp, resolved, decisions = _recheck(db_session, w)
     assert pp.purpose == WEB and len(resolved) == 2
@@ -235,8 +237,8 @@ def test_an_answer_recorded_at_the_approval_itself_is_no_change(app, db_session)
     w = build_world(db_session, app)
     _ready(db_session, w)
     _approve(db_session, w)
-    # Recorded at the approval's moment, saying yes to social media too: the record in force then.
-    consent(db_session, w, w.obama, {"website.photo", "social_media.photo"}, at=APPROVED_AT)
+    # Recorded at the approval's very moment (saying no): the record in force then, not a change.
+    consent(db_session, w, w.obama, set(), at=APPROVED_AT)
     _recheck(db_session, w)
 
 
@@ -337,7 +339,7 @@ def test_a_publication_records_the_faces_the_consents_and_the_check(app, db_sess
     assert (publication.school_id, publication.photo_id, publication.purpose) == (w.school.id, w.photo.id, WEB)
     assert (publication.published_by_id, publication.published_at) == (w.user.id, PUBLISH_AT)
     assert publication.video_snapshot is None
-    assert w.storage.read(publication.derivative_key)
+    assert publication.derivative_key.startswith("deriv/") and w.storage.read(publication.derivative_key)
     assert publication.snapshot == [
         {"face_id": w.obama_face.id, "box": list(OBAMA_BOX), "person_id": w.obama.id,
          "name": "Barack Obama", "decision": "show", "basis": "consent",
