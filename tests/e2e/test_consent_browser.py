@@ -99,7 +99,8 @@ def test_consent_link_on_a_phone_answer_change_withdraw(live_server: LiveServer,
     assert "Daan" in page.locator("h1").inner_text()
     # Phone-friendly: nothing wider than the screen.
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    page.click("text=English")
+    with page.expect_navigation():
+        page.click("text=English")
     assert "Save my choice" in page.locator("#save").inner_text()
     screenshot(page, "consent-phone-form.png")
 
