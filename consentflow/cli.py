@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from consentflow.audit.service import Actor, verify_chain
 from consentflow.auth.service import create_user
+from consentflow.config import ConfigError
 from consentflow.errors import DomainError
 from consentflow.extensions import db
 from consentflow.models import Board, School
@@ -74,6 +75,8 @@ def init_command(school_name: str | None, slug: str | None, email: str | None, n
     except DomainError as err:
         _fail(err)
     click.echo(f"Created admin {email} for {school_name}.")
+    click.echo(f"Admins set up a second factor at their first sign-in, from a link by mail; without mail "
+               f"yet, print one with: flask users enrol-link {email}")
 
 
 @users_cli.command("create")
@@ -97,6 +100,39 @@ def users_create(email: str, name: str, school_slug: str, roles: tuple[str, ...]
     except DomainError as err:
         _fail(err)
     click.echo(f"Created {email} with roles {', '.join(roles)} in {school.name}.")
+
+
+@users_cli.command("enrol-link", help="Print a link with which a user sets up a first second factor "
+                   "(for an install that sends no mail yet: hand it to the user yourself).")
+@click.argument("email")
+def users_enrol_link(email: str) -> None:
+    from datetime import timedelta
+
+    from flask import url_for
+
+    from consentflow.auth.links import ENROL_PURPOSE, issue_link
+    from consentflow.auth.service import normalise_email
+    from consentflow.consent.links import link_context_from
+    from consentflow.models import User, utcnow
+
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None or not user.active:
+        _fail(DomainError(f"No active account for {email}."))
+        return
+    minutes = current_app.config["PASSWORD_RESET_MINUTES"]
+    try:
+        base = link_context_from(current_app.config).base_url
+        issued = issue_link(db.session, actor=Actor.system("cli"), user=user, purpose=ENROL_PURPOSE,
+                            secret_key=current_app.config["SECRET_KEY"], valid_for=timedelta(minutes=minutes),
+                            now=utcnow())
+        with current_app.test_request_context("/"):
+            path = url_for("signin.account_link", token=issued.token)
+        db.session.commit()
+    except (ConfigError, DomainError) as err:  # PUBLIC_BASE_URL missing, say: in words, nothing kept
+        _fail(err)
+        return
+    click.echo(f"Open this link within {minutes} minutes in the browser {user.email} signs in with "
+               f"(with the password, before or after):\n{base}{path}")
 
 
 @audit_cli.command("verify")

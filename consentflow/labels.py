@@ -130,6 +130,8 @@ LABELS = {
         "auth.invite_used": _l("Invitation used"),
         "auth.reset_sent": _l("Password reset link sent"),
         "auth.reset_used": _l("Password reset link used"),
+        "auth.enrol_sent": _l("Second-factor set-up link sent"),
+        "auth.enrol_used": _l("Second-factor set-up link used"),
         "consent.evidence_view": _l("Consent evidence viewed"),
         "consent.record": _l("Consent recorded"),
         "consent.self_service_view": _l("Consent viewed through the personal link"),

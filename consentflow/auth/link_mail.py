@@ -1,4 +1,4 @@
-"""Sending invitation and reset links through the outbox (kept, then sent over SMTP)."""
+"""Sending invitation, reset and second-factor set-up links through the outbox (kept, then sent over SMTP)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from consentflow.consent.outbox import queue_message, render_message
 from consentflow.errors import InvalidState
 from consentflow.models import School, User
 
-TEMPLATES = {"invite": "auth/email/invite.txt", "reset": "auth/email/reset.txt"}
+TEMPLATES = {"invite": "auth/email/invite.txt", "reset": "auth/email/reset.txt",
+             "enrol": "auth/email/enrol.txt"}
 
 
 def send_link(session: Session, *, actor: Actor, user: User, purpose: str, secret_key: str,

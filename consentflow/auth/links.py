@@ -1,4 +1,4 @@
-"""Invitation and password-reset links: signed, expiring, single use (no Flask).
+"""Invitation, password-reset and second-factor set-up links: signed, expiring, single use (no Flask).
 
 The link carries a signed (itsdangerous) pair of the row id and a random
 nonce; the database keeps only the nonce's sha256, the expiry and when it was
@@ -22,8 +22,8 @@ from consentflow.errors import InvalidInput
 from consentflow.models import AccountLink, Membership, School, User
 
 _SALT = "consentflow-account-link"
-# At most one reset mail per account in this period: a form cannot be used to flood a mailbox.
-RESET_RESEND_AFTER = timedelta(minutes=5)
+# At most one reset or set-up mail per account in this period: a form cannot be used to flood a mailbox.
+RESEND_AFTER = timedelta(minutes=5)
 
 
 class LinkInvalid(InvalidInput):
@@ -60,8 +60,15 @@ def issue_link(session: Session, *, actor: Actor, user: User, purpose: str, secr
     return IssuedLink(row, token)
 
 
-def check_link(session: Session, *, token: str, secret_key: str, now: datetime) -> AccountLink:
-    """The unused, unexpired link of an active user that this token names, or LinkInvalid."""
+# What each kind of link lets its holder do: set a password (or choose the school
+# account), or set up a first second factor.
+PASSWORD_PURPOSES = ("invite", "reset")
+ENROL_PURPOSE = "enrol"
+
+
+def check_link(session: Session, *, token: str, secret_key: str, now: datetime,
+               purposes: tuple[str, ...] = (*PASSWORD_PURPOSES, ENROL_PURPOSE)) -> AccountLink:
+    """The unused, unexpired link (of one of ``purposes``) of an active user that this token names, or LinkInvalid."""
     try:
         data = URLSafeSerializer(secret_key, salt=_SALT).loads(token)
     except BadSignature as err:
@@ -70,7 +77,7 @@ def check_link(session: Session, *, token: str, secret_key: str, now: datetime) 
         raise LinkInvalid()
     row = session.get(AccountLink, data["l"])
     if (row is None or not secrets.compare_digest(row.nonce_hash, _hash(data["n"]))
-            or row.used_at is not None or row.expires_at <= now):
+            or row.used_at is not None or row.expires_at <= now or row.purpose not in purposes):
         raise LinkInvalid()
     user = session.get(User, row.user_id)
     if user is None or not user.active:
@@ -81,7 +88,7 @@ def check_link(session: Session, *, token: str, secret_key: str, now: datetime) 
 def use_link_for_password(session: Session, *, token: str, secret_key: str, password: str,
                           now: datetime) -> User:
     """Set the password through a link; the link is used up and every old session ends."""
-    row = check_link(session, token=token, secret_key=secret_key, now=now)
+    row = check_link(session, token=token, secret_key=secret_key, now=now, purposes=PASSWORD_PURPOSES)
     user = session.get(User, row.user_id)
     assert user is not None
     actor = Actor(user.id, user.email)
@@ -95,7 +102,7 @@ def use_link_for_password(session: Session, *, token: str, secret_key: str, pass
 def use_link_for_school_account(session: Session, *, token: str, secret_key: str,
                                 now: datetime) -> User:
     """Accept an invitation by choosing to sign in with the school account (no password set)."""
-    row = check_link(session, token=token, secret_key=secret_key, now=now)
+    row = check_link(session, token=token, secret_key=secret_key, now=now, purposes=PASSWORD_PURPOSES)
     user = session.get(User, row.user_id)
     assert user is not None
     row.used_at = now
@@ -105,15 +112,30 @@ def use_link_for_school_account(session: Session, *, token: str, secret_key: str
     return user
 
 
+def use_link_for_enrolment(session: Session, *, token: str, secret_key: str, now: datetime) -> User:
+    """Use up a second-factor set-up link: the user has shown they read their mail."""
+    row = check_link(session, token=token, secret_key=secret_key, now=now, purposes=(ENROL_PURPOSE,))
+    user = session.get(User, row.user_id)
+    assert user is not None
+    row.used_at = now
+    record_event(session, actor=Actor(user.id, user.email), action="auth.enrol_used", object_type="user",
+                 object_id=user.id, details={"link_id": row.id}, now=now)
+    return user
+
+
+def sent_recently(session: Session, *, user: User, purpose: str, now: datetime) -> bool:
+    """Whether a link of this purpose went to the user less than RESEND_AFTER ago."""
+    return session.scalar(select(AccountLink.id).where(
+        AccountLink.user_id == user.id, AccountLink.purpose == purpose,
+        AccountLink.created_at > now - RESEND_AFTER).limit(1)) is not None
+
+
 def reset_candidate(session: Session, *, email: str, now: datetime) -> User | None:
     """The active account a reset mail should go to, or None (the caller says the same either way)."""
     user = session.scalar(select(User).where(User.email == normalise_email(email)))
     if user is None or not user.active:
         return None
-    recent = session.scalar(select(AccountLink.id).where(
-        AccountLink.user_id == user.id, AccountLink.purpose == "reset",
-        AccountLink.created_at > now - RESET_RESEND_AFTER))
-    return None if recent is not None else user
+    return None if sent_recently(session, user=user, purpose="reset", now=now) else user
 
 
 def mail_school_id(session: Session, user: User) -> int | None:

@@ -5,6 +5,12 @@ default: they see children's faces and consent of whole schools); anyone may
 enrol. A code is checked after the password and throttled with the same rule
 (auth.throttle), on its own key so password and code failures are counted
 apart. Each accepted time step is remembered so a code works once.
+
+A first second factor set up during sign-in needs more than the password:
+whoever has only the password of an account that never enrolled must not be
+able to enrol their own authenticator. The user also shows they read the
+account's mail, by a link opened in the same browser shortly before
+(an invitation, a password reset or a set-up link sent at that sign-in).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pyotp
 import segno
@@ -30,6 +36,10 @@ RECOVERY_CODE_COUNT = 10
 # One step either side: a phone clock 30 s off still works.
 VALID_WINDOW = 1
 BOX_PURPOSE = "totp-secret"
+
+
+# How long a link opened in this browser counts as proof of the mailbox.
+MAILBOX_PROOF_MAX_AGE = timedelta(minutes=30)
 
 
 class SecondFactorFailed(Forbidden):
@@ -53,6 +63,17 @@ def requires_second_factor(user: User, required_roles: Iterable[str]) -> bool:
 
 def is_enrolled(user: User) -> bool:
     return user.totp_secret_sealed is not None and user.totp_confirmed_at is not None
+
+
+def first_enrolment_allowed(user: User, *, proved_user_id: object, proved_at: datetime | None,
+                            now: datetime) -> bool:
+    """Whether a user in the middle of a password sign-in may set up a first second factor.
+
+    Only with a fresh proof (from the browser's session) that this very user
+    opened a link mailed to them; the password alone is not enough.
+    """
+    return (proved_user_id == user.id and proved_at is not None
+            and now - MAILBOX_PROOF_MAX_AGE <= proved_at <= now)
 
 
 def begin_enrolment(user: User, box: SecretBox) -> str:

@@ -115,14 +115,30 @@ def second_factor_needed(user: User) -> bool:
 
 PENDING_KEY = "pending_login"
 PENDING_MAX_AGE = timedelta(minutes=10)
+# Who opened a link mailed to them in this browser, and when (second_factor.first_enrolment_allowed).
+MAILBOX_KEY = "mailbox_proved"
+
+
+def remember_mailbox_proof(user: User) -> None:
+    session[MAILBOX_KEY] = {"user_id": user.id, "at": utcnow().isoformat()}
+
+
+def mailbox_proof() -> tuple[object, datetime | None]:
+    """(user id, when) of the last mailed link this browser opened; (None, None) without one."""
+    data = session.get(MAILBOX_KEY)
+    if not isinstance(data, dict):
+        return None, None
+    try:
+        return data.get("user_id"), datetime.fromisoformat(str(data.get("at")))
+    except ValueError:
+        return None, None
 
 
 def begin_second_factor(user: User, next_url: str) -> Any:
     """Remember who proved their password (for a few minutes) and ask for the second factor."""
-    lang = session.get("lang")
+    kept = {key: session[key] for key in ("lang", MAILBOX_KEY) if session.get(key)}
     session.clear()
-    if lang:
-        session["lang"] = lang
+    session.update(kept)
     session[PENDING_KEY] = {"user_id": user.id, "token": user.session_token,
                             "at": utcnow().isoformat(), "next": next_url}
     if is_enrolled(user):

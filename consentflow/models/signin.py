@@ -56,10 +56,10 @@ class RecoveryCode(Base):
 
 
 class AccountLink(Base):
-    """A signed, expiring, single-use link: an invitation or a password reset."""
+    """A signed, expiring, single-use link: an invitation, a password reset or a second-factor set-up."""
 
     __tablename__ = "account_link"
-    __table_args__ = (CheckConstraint("purpose IN ('invite', 'reset')", name="purpose"),)
+    __table_args__ = (CheckConstraint("purpose IN ('invite', 'reset', 'enrol')", name="purpose"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)

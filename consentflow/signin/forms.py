@@ -27,3 +27,7 @@ class NewPasswordForm(FlaskForm):
     repeat = PasswordField(_l("Repeat the new password"),
                            validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))])
     submit = SubmitField(_l("Save password"))
+
+
+class EnrolLinkForm(FlaskForm):
+    submit = SubmitField(_l("Continue to set up"))

@@ -20,20 +20,32 @@ from consentflow.auth import second_factor as tfa
 from consentflow.auth.access import current_actor, require_role
 from consentflow.auth.link_mail import send_link
 from consentflow.auth.links import (
+    ENROL_PURPOSE,
     LinkInvalid,
     check_link,
     reset_candidate,
+    sent_recently,
+    use_link_for_enrolment,
     use_link_for_password,
     use_link_for_school_account,
 )
 from consentflow.auth.secret_box import SecretBox
 from consentflow.auth.throttle import LoginThrottled
-from consentflow.auth.views import ANY_ROLE, PENDING_KEY, complete_login, login_policy, pending_next, pending_user
+from consentflow.auth.views import (
+    ANY_ROLE,
+    PENDING_KEY,
+    complete_login,
+    login_policy,
+    mailbox_proof,
+    pending_next,
+    pending_user,
+    remember_mailbox_proof,
+)
 from consentflow.consent.links import link_context_from
 from consentflow.errors import DomainError, user_message
 from consentflow.extensions import db
 from consentflow.models import SignInProvider, User, utcnow
-from consentflow.signin.forms import CodeForm, EnrolForm, ForgotForm, NewPasswordForm
+from consentflow.signin.forms import CodeForm, EnrolForm, EnrolLinkForm, ForgotForm, NewPasswordForm
 from consentflow.signin.oidc_client import client_for
 
 bp = Blueprint("signin", __name__)
@@ -200,6 +212,10 @@ def enrol() -> Any:
         return redirect(url_for("auth.login"))
     if tfa.is_enrolled(user):
         return redirect(url_for("signin.second_factor" if during_login else "signin.account_second_factor"))
+    proved_user_id, proved_at = mailbox_proof()
+    if during_login and not tfa.first_enrolment_allowed(user, proved_user_id=proved_user_id,
+                                                        proved_at=proved_at, now=utcnow()):
+        return _enrol_by_mail(user)
     box = _totp_box()
     secret = tfa.pending_secret(user, box)
     if secret is None:
@@ -223,6 +239,28 @@ def enrol() -> Any:
     return render_template("signin/enrol.html", form=form, secret=secret,
                            qr=Markup(tfa.qr_svg(uri)), required=tfa.requires_second_factor(
                                user, current_app.config["SECOND_FACTOR_ROLES"]))
+
+
+def _link_minutes() -> timedelta:
+    return timedelta(minutes=current_app.config["PASSWORD_RESET_MINUTES"])
+
+
+def _enrol_by_mail(user: User) -> Any:
+    """A password alone does not set up a first second factor: mail a set-up link (at most every few minutes)."""
+    now = utcnow()
+    sent = True
+    if not sent_recently(db.session, user=user, purpose=ENROL_PURPOSE, now=now):
+        try:
+            send_link(db.session, actor=Actor(user.id, user.email), user=user, purpose=ENROL_PURPOSE,
+                      secret_key=current_app.config["SECRET_KEY"], valid_for=_link_minutes(),
+                      link_url=link_url(), now=now)
+        except DomainError:
+            db.session.rollback()  # no school to send mail from: the page says whom to ask
+            sent = False
+        else:
+            db.session.commit()
+            deliver_outbox()
+    return render_template("signin/enrol_by_mail.html", email=user.email, sent=sent)
 
 
 @bp.route("/account/second-factor")
@@ -273,8 +311,7 @@ def forgot() -> Any:
             try:
                 send_link(db.session, actor=Actor.system("password reset"), user=user, purpose="reset",
                           secret_key=current_app.config["SECRET_KEY"],
-                          valid_for=timedelta(minutes=current_app.config["PASSWORD_RESET_MINUTES"]),
-                          link_url=link_url(), now=now)
+                          valid_for=_link_minutes(), link_url=link_url(), now=now)
             except DomainError:
                 db.session.rollback()  # an account without a school: same answer, nothing sent
             else:
@@ -295,23 +332,47 @@ def account_link(token: str) -> Any:
         return _refused(_("This link is not valid any more: it was used, replaced by a newer one or "
                           "has expired. Ask for a new one."), 410)
     user = db.session.get(User, link.user_id)
+    if link.purpose == ENROL_PURPOSE:
+        return _enrol_link(token, user)
     form = NewPasswordForm()
     if form.validate_on_submit():
         try:
-            use_link_for_password(db.session, token=token, secret_key=current_app.config["SECRET_KEY"],
-                                  password=form.password.data or "", now=utcnow())
+            user = use_link_for_password(db.session, token=token, secret_key=current_app.config["SECRET_KEY"],
+                                         password=form.password.data or "", now=utcnow())
         except DomainError as err:
             db.session.rollback()
             form.password.errors = [user_message(err)]
         else:
             db.session.commit()
             session.pop(PENDING_KEY, None)
+            remember_mailbox_proof(user)  # an invited admin sets up the second factor at the next sign-in
             flash(_("Your password is saved. Log in with it now."), "success")
             return redirect(url_for("auth.login"))
     providers = [p for p in oidc.enabled_providers(db.session)
                  if any(m.school_id == p.school_id for m in user.memberships)] if user else []
     return render_template("signin/link.html", form=form, token=token, purpose=link.purpose,
                            user=user, providers=providers)
+
+
+def _enrol_link(token: str, user: User | None) -> Any:
+    """A set-up link: opened with a button (mail scanners that follow links do not use it up)."""
+    form = EnrolLinkForm()
+    if form.validate_on_submit():
+        try:
+            user = use_link_for_enrolment(db.session, token=token, secret_key=current_app.config["SECRET_KEY"],
+                                          now=utcnow())
+        except LinkInvalid:
+            db.session.rollback()
+            return _refused(_("This link is not valid any more: it was used, replaced by a newer one or "
+                              "has expired. Ask for a new one."), 410)
+        db.session.commit()
+        remember_mailbox_proof(user)
+        pending = pending_user()
+        if pending is not None and pending.id == user.id:
+            return redirect(url_for("signin.enrol"))
+        flash(_("Log in with your password; then you set up your second factor."), "info")
+        return redirect(url_for("auth.login"))
+    return render_template("signin/enrol_link.html", form=form, user=user)
 
 
 @bp.route("/account/link/<token>/school/<int:provider_id>", methods=["POST"])

@@ -163,6 +163,7 @@ def test_expired_id_token_is_refused(
 def test_password_sign_in_of_an_admin_needs_totp_enrolment_then_a_code(
         browser_page: Any, live_server: LiveServer) -> None:
     from consentflow.extensions import db
+    from consentflow.models import OutboxMessage
 
     app = live_server.app
     app.config["SECOND_FACTOR_ROLES"] = ["admin", "pr"]  # the production default
@@ -174,6 +175,16 @@ def test_password_sign_in_of_an_admin_needs_totp_enrolment_then_a_code(
             email = admin.email
         page = browser_page
         login(page, email)
+        # The password alone does not set up a second factor: the link comes by mail.
+        assert "/login/second-factor/setup" in page.url
+        assert "Kijk in je mail" in page.inner_text("main")
+        assert page.locator(".qr svg").count() == 0
+        with app.app_context():
+            mail = db.session.scalars(select(OutboxMessage).where(OutboxMessage.to_address == email)).one()
+            link = re.search(r"http://\S+?(/account/link/\S+)", mail.body).group(1)
+        page.goto(link)
+        with page.expect_navigation():
+            page.click("text=Verder met instellen")
         assert "/login/second-factor/setup" in page.url
         assert page.locator(".qr svg").count() == 1
         secret = page.inner_text("code.totp-secret").strip()
