@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from consentflow.errors import InvalidInput, InvalidState, NotFound
+from consentflow.errors import ConflictError, InvalidInput, InvalidState, NotFound
 from consentflow.faces.engine import EngineSettings
 from consentflow.faces.matching import MatchThresholds
 from consentflow.models import FaceReview, PhotoPurpose, Publication, ReferenceFace
@@ -48,6 +48,7 @@ from tests.services.test_publish_support import (
     PUBLISH_AT,
     World,
     add_bare_photo,
+    add_face,
     audit_events,
     build_world,
     confirm_both,
@@ -131,11 +132,57 @@ def test_a_large_blurred_face_blocks_with_the_share_in_words(app, db_session):
     assert audit_events(db_session, "photo.approved") == []
 
 
+def test_approval_counts_the_blurred_faces_in_the_audit_trail(app, db_session):
+    w = build_world(db_session, app)
+    confirm_both(db_session, w)  # nobody consented: both blurred, nobody shown
+    _approve(db_session, w)
+    (event,) = audit_events(db_session, "photo.approved")
+    assert event.details == {"purpose": WEB, "shown": 0, "blurred": 2} and event.subject_ids == []
+
+
+def test_approval_refuses_a_reviewer_who_saw_an_older_version(app, db_session):
+    w = build_world(db_session, app)
+    _ready(db_session, w)
+    seen = w.photo.version
+    w.photo.version = seen + 1  # someone else changed the photo since
+    db_session.flush()
+    with pytest.raises(ConflictError):
+        approve_purpose(db_session, actor=w.actor, school_id=w.school.id, photo_id=w.photo.id, channel=WEB,
+                        expected_version=seen, now=APPROVED_AT)
+    assert audit_events(db_session, "photo.approved") == []
+
+
 def test_a_video_is_never_blocked_by_the_share_of_a_face(app, db_session):
     w = build_world(db_session, app)
     w.school.block_face_share = 0.0
     video = add_bare_photo(db_session, w, "video/mp4")
+    # A face filling half the frame, blurred (nobody knows who it is): a still would be blocked.
+    add_face(db_session, video, (0, 0, 700, 600))
     assert _approve(db_session, w, photo_id=video.id).status == "approved"
+
+
+def test_a_video_is_sent_back_by_its_own_consent_not_the_photo_consent(app, db_session):
+    w = build_world(db_session, app)
+    video = add_bare_photo(db_session, w, "video/mp4")
+    face = add_face(db_session, video, (100, 100, 200, 220), matched=w.obama)
+    record_review(db_session, actor=w.actor, school_id=w.school.id, face_id=face.id, kind="confirm",
+                  expected_version=None, now=APPROVED_AT)
+    consent(db_session, w, w.obama, {"website.photo", "website.video"}, at=LONG_AGO)
+    _approve(db_session, w, photo_id=video.id)
+
+    def recheck():
+        return recheck_at_publication(db_session, actor=w.actor, photo=video, channel=WEB, medium="video",
+                                      now=PUBLISH_AT)
+
+    # Photos withdrawn, film kept: nothing this video depends on changed.
+    consent(db_session, w, w.obama, {"website.video"}, at=APPROVED_AT + timedelta(hours=1))
+    _pp, _resolved, decisions = recheck()
+    assert [(d.resolved.person_id, d.decision) for d in decisions] == [(w.obama.id, "show")]
+    # Film withdrawn too: sent back.
+    consent(db_session, w, w.obama, set(), at=APPROVED_AT + timedelta(hours=2))
+    with pytest.raises(PublicationRefused) as refused:
+        recheck()
+    assert refused.value.code == "consent_changed"
 
 
 @pytest.mark.parametrize(("prepare", "error", "message"), [
