@@ -33,7 +33,8 @@ SIZES = [(1824, 1312), (960, 960), (640, 480), (320, 320)]
 TILES = [1280, 960, 640, 480]
 
 
-def _best(rounds: int, work: Callable[[], object]) -> float:
+def best_wall(rounds: int, work: Callable[[], object]) -> float:
+    """The best wall time of ``rounds`` runs of ``work``, in seconds."""
     best = math.inf
     for _ in range(rounds):
         started = time.perf_counter()
@@ -59,8 +60,8 @@ def network_cost(rounds: int) -> list[list[object]]:
             return list(pool.map(lambda _: model(pixels, 0.3), range(calls)))
 
         paired_calls()  # the pool's threads and their buffers exist before timing
-        serial = _best(rounds, serial_calls)
-        paired = _best(rounds, paired_calls)
+        serial = best_wall(rounds, serial_calls)
+        paired = best_wall(rounds, paired_calls)
         megapixels = calls * height * width / 1e6
         rows.append([f"{width}x{height} x{calls}", serial * 1000 / megapixels,
                      paired * 1000 / megapixels, serial / paired])
@@ -76,7 +77,7 @@ def tiling_cost(rounds: int, recall: bool) -> list[list[object]]:
     for size in TILES:
         settings = dataclasses.replace(DEFAULT, tile_size=size)
         detect_faces(prepared, settings)
-        wall = _best(rounds, lambda settings=settings: detect_faces(prepared, settings))
+        wall = best_wall(rounds, lambda settings=settings: detect_faces(prepared, settings))
         tiles = len(detectors.tile_grid(prepared.width, prepared.height, size, settings.tile_overlap))
         found = faces = 0
         for each in samples:

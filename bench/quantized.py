@@ -23,15 +23,13 @@ Run on a quiet machine.
 from __future__ import annotations
 
 import argparse
-import math
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import onnx
 from common import iou_matrix, machine, recall_samples, table
+from detect_cost import best_wall
 from group_photo import _full_decode, group_200
 from onnx import version_converter
 from onnxruntime.quantization import (
@@ -102,15 +100,6 @@ def _use(model: bytes) -> None:
     detectors._centerface_cache.clear()
 
 
-def _best(rounds: int, work: Callable[[], object]) -> float:
-    best = math.inf
-    for _ in range(rounds):
-        started = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=4)
@@ -130,11 +119,11 @@ def main() -> None:
             faces = detect_faces(prepared, DEFAULT)
             boxes = [(f.left, f.top, f.right, f.bottom) for f in faces]
             found = sum(1 for row in iou_matrix(group.faces, boxes) if len(boxes) and row.max() >= 0.3)
-            prepare = _best(args.rounds, lambda: prepare_image(group.path, DEFAULT.max_side))
-            detect = _best(args.rounds, lambda prepared=prepared: detect_faces(prepared, DEFAULT))
+            prepare = best_wall(args.rounds, lambda: prepare_image(group.path, DEFAULT.max_side))
+            detect = best_wall(args.rounds, lambda prepared=prepared: detect_faces(prepared, DEFAULT))
             # Timed like group_photo.py: after detection has run in this process (a cold
             # process also pays ~15 ms of fresh pages for the 36-MB image).
-            decode = _best(args.rounds, lambda: _full_decode(group))
+            decode = best_wall(args.rounds, lambda: _full_decode(group))
             rows.append([name, f"{total.found}/{total.faces}", total.false_positives,
                          f"{found}/{len(group.faces)}", detect * 1000, decode * 1000,
                          (prepare + detect) / decode])

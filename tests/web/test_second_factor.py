@@ -23,6 +23,15 @@ def _csrf(client: Any, path: str) -> str:
     return CSRF_RE.search(client.get(path).get_data(as_text=True)).group(1)
 
 
+def _staff(app: Any, db_session: Any, *roles: str) -> list[User]:
+    """One user per role, in one school, under the production rule (admin and PR need a second factor)."""
+    app.config["SECOND_FACTOR_ROLES"] = ["admin", "pr"]
+    school = factories.school(db_session)
+    users = [factories.user(db_session, school=school, roles=(role,)) for role in roles]
+    db_session.commit()
+    return users
+
+
 def _set_up_link(db_session: Any, email: str) -> str:
     """The path of the newest set-up link mailed to ``email`` (from the outbox)."""
     db_session.expire_all()
@@ -54,10 +63,7 @@ def _enrol(client: Any, db_session: Any = None, email: str | None = None) -> tup
 
 
 def test_admin_with_a_password_alone_gets_no_session(app, client, auth, db_session) -> None:
-    app.config["SECOND_FACTOR_ROLES"] = ["admin", "pr"]
-    school = factories.school(db_session)
-    admin = factories.user(db_session, school=school, roles=("admin",))
-    db_session.commit()
+    [admin] = _staff(app, db_session, "admin")
     response = auth.login(admin.email)
     assert response.status_code == 302 and response.headers["Location"].endswith("/login/second-factor/setup")
     # Not signed in yet: pages need a login.
@@ -66,10 +72,7 @@ def test_admin_with_a_password_alone_gets_no_session(app, client, auth, db_sessi
 
 
 def test_enrolment_then_codes_work_once_and_recovery_codes_are_hashed(app, client, auth, db_session) -> None:
-    app.config["SECOND_FACTOR_ROLES"] = ["admin", "pr"]
-    school = factories.school(db_session)
-    pr = factories.user(db_session, school=school, roles=("pr",))
-    db_session.commit()
+    [pr] = _staff(app, db_session, "pr")
     auth.login(pr.email)
     secret, codes = _enrol(client, db_session, pr.email)
     assert len(codes) == 10
@@ -101,10 +104,7 @@ def test_enrolment_then_codes_work_once_and_recovery_codes_are_hashed(app, clien
 
 
 def test_wrong_codes_are_throttled_like_the_password(app, client, auth, db_session) -> None:
-    app.config["SECOND_FACTOR_ROLES"] = ["admin", "pr"]
-    school = factories.school(db_session)
-    admin = factories.user(db_session, school=school, roles=("admin",))
-    db_session.commit()
+    [admin] = _staff(app, db_session, "admin")
     auth.login(admin.email)
     secret, _codes = _enrol(client, db_session, admin.email)
     client.post("/logout", data={"csrf_token": auth.csrf()})
@@ -145,10 +145,7 @@ def test_teacher_may_enrol_and_switch_off_admin_may_not(app, client, auth, db_se
 
 def test_a_password_alone_never_sets_up_a_first_second_factor(app, client, auth, db_session) -> None:
     """Whoever has only the password of an admin who never enrolled gets a mail sent, not a QR code."""
-    app.config["SECOND_FACTOR_ROLES"] = ["admin", "pr"]
-    school = factories.school(db_session)
-    admin = factories.user(db_session, school=school, roles=("admin",))
-    db_session.commit()
+    [admin] = _staff(app, db_session, "admin")
     auth.login(admin.email)
     asked = client.get("/login/second-factor/setup")
     assert asked.status_code == 200
@@ -168,11 +165,7 @@ def test_a_password_alone_never_sets_up_a_first_second_factor(app, client, auth,
 
 def test_the_set_up_link_is_opened_with_a_button_works_once_and_only_for_its_user(
         app, client, auth, db_session) -> None:
-    app.config["SECOND_FACTOR_ROLES"] = ["admin", "pr"]
-    school = factories.school(db_session)
-    admin = factories.user(db_session, school=school, roles=("admin",))
-    other = factories.user(db_session, school=school, roles=("pr",))
-    db_session.commit()
+    admin, other = _staff(app, db_session, "admin", "pr")
     auth.login(admin.email)
     client.get("/login/second-factor/setup")
     link = _set_up_link(db_session, admin.email)
@@ -195,10 +188,7 @@ def test_the_set_up_link_is_opened_with_a_button_works_once_and_only_for_its_use
 
 
 def test_the_set_up_link_leads_to_enrolment_and_cannot_set_a_password(app, client, auth, db_session) -> None:
-    app.config["SECOND_FACTOR_ROLES"] = ["admin", "pr"]
-    school = factories.school(db_session)
-    admin = factories.user(db_session, school=school, roles=("admin",))
-    db_session.commit()
+    [admin] = _staff(app, db_session, "admin")
     before = admin.password_hash
     auth.login(admin.email)
     client.get("/login/second-factor/setup")
@@ -216,9 +206,7 @@ def test_the_set_up_link_leads_to_enrolment_and_cannot_set_a_password(app, clien
 
 
 def test_an_invited_admin_sets_the_password_then_enrols_without_a_second_mail(app, client, auth, db_session) -> None:
-    app.config["SECOND_FACTOR_ROLES"] = ["admin", "pr"]
-    school = factories.school(db_session)
-    admin = factories.user(db_session, school=school, roles=("admin",))
+    [admin] = _staff(app, db_session, "admin")
     issued = issue_link(db_session, actor=Actor.system("test"), user=admin, purpose="invite",
                         secret_key=app.config["SECRET_KEY"], valid_for=timedelta(hours=1), now=utcnow())
     db_session.commit()
@@ -233,10 +221,7 @@ def test_an_invited_admin_sets_the_password_then_enrols_without_a_second_mail(ap
 
 
 def test_without_mail_the_system_administrator_prints_a_set_up_link(app, client, auth, db_session, runner) -> None:
-    app.config["SECOND_FACTOR_ROLES"] = ["admin", "pr"]
-    school = factories.school(db_session)
-    admin = factories.user(db_session, school=school, roles=("admin",))
-    db_session.commit()
+    [admin] = _staff(app, db_session, "admin")
     printed = runner.invoke(args=["users", "enrol-link", admin.email.upper()])
     assert printed.exit_code == 0, printed.output
     path = LINK_RE.search(printed.output).group(1)
