@@ -301,6 +301,11 @@ def second_factor_off() -> Any:
 
 # --- Forgotten password and invitation links ----------------------------------------------
 
+def _link_gone() -> Any:
+    return _refused(_("This link is not valid any more: it was used, replaced by a newer one or "
+                      "has expired. Ask for a new one."), 410)
+
+
 @bp.route("/login/forgot", methods=["GET", "POST"])
 def forgot() -> Any:
     form = ForgotForm()
@@ -329,8 +334,7 @@ def account_link(token: str) -> Any:
     try:
         link = check_link(db.session, token=token, secret_key=current_app.config["SECRET_KEY"], now=utcnow())
     except LinkInvalid:
-        return _refused(_("This link is not valid any more: it was used, replaced by a newer one or "
-                          "has expired. Ask for a new one."), 410)
+        return _link_gone()
     user = db.session.get(User, link.user_id)
     if link.purpose == ENROL_PURPOSE:
         return _enrol_link(token, user)
@@ -363,8 +367,7 @@ def _enrol_link(token: str, user: User | None) -> Any:
                                           now=utcnow())
         except LinkInvalid:
             db.session.rollback()
-            return _refused(_("This link is not valid any more: it was used, replaced by a newer one or "
-                              "has expired. Ask for a new one."), 410)
+            return _link_gone()
         db.session.commit()
         remember_mailbox_proof(user)
         pending = pending_user()
@@ -382,7 +385,6 @@ def account_link_school(token: str, provider_id: int) -> Any:
         use_link_for_school_account(db.session, token=token, secret_key=current_app.config["SECRET_KEY"],
                                     now=utcnow())
     except LinkInvalid:
-        return _refused(_("This link is not valid any more: it was used, replaced by a newer one or "
-                          "has expired. Ask for a new one."), 410)
+        return _link_gone()
     db.session.commit()
     return redirect(url_for("signin.oidc_start", provider_id=provider.id))
