@@ -42,8 +42,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-# The faces bundled with the app (demo_data) unless the caller names another folder.
-os.environ.setdefault("CONSENTFLOW_FACES_DIR", str(Path(__file__).resolve().parents[1] / "consentflow" / "demo_data"))
+# The faces bundled with the app (demo/data) unless the caller names another folder.
+DEMO_FACES = Path(__file__).resolve().parents[1] / "consentflow" / "demo" / "data"
+os.environ.setdefault("CONSENTFLOW_FACES_DIR", str(DEMO_FACES))
 
 import pipeline  # noqa: E402
 from common import CACHE_DIR, FACES_DIR, ROOT, Sample, machine, table  # noqa: E402

@@ -54,13 +54,14 @@ from bench.videoclip import Actor, TruthBox, compose_clip, face_box  # noqa: E40
 from consentflow.faces import detectors  # noqa: E402
 from consentflow.faces.engine import EngineSettings, FaceBox, encode_faces  # noqa: E402
 from consentflow.faces.matching import MatchThresholds  # noqa: E402
-
-LOOSE_THRESHOLD = MatchThresholds.defaults().loose
-from consentflow.publish.redact import Box, head_region  # noqa: E402
+from consentflow.photos.boxes import Box  # noqa: E402
+from consentflow.publish.redact import head_region  # noqa: E402
 from consentflow.video.analyse import VideoSettings, analyse_video  # noqa: E402
 from consentflow.video.decode import Frame, VideoLimits, iter_frames, probe_video  # noqa: E402
 from consentflow.video.render import render_video  # noqa: E402
 from consentflow.video.tracking import boxes_per_frame  # noqa: E402
+
+LOOSE_THRESHOLD = MatchThresholds.defaults().loose
 
 VERSION = 1
 VIDEO_DIR = CACHE_DIR / "video"

@@ -71,7 +71,7 @@ LABELS = {
         "blur_unknown": _l("blurred: not identified"),
         "not_a_face": _l("not a face"),
     },
-    # Why a face is shown or blurred (FaceDecision.reason / the snapshot's "basis").
+    # Why a face is shown or blurred (photos.decisions.FaceDecision.reason / the snapshot's "basis").
     "decision_basis": {
         "consent": _l("consent on file"),
         "no_consent": _l("no consent"),
@@ -285,7 +285,7 @@ def local_dt(value: datetime | str | None) -> str:
     return to_user_timezone(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
-def local_date(value: datetime | str | None) -> str:
+def local_date_text(value: datetime | str | None) -> str:
     """The school's calendar date of a stored UTC time (23:30 UTC is already tomorrow here)."""
     moment = _as_datetime(value)
     return to_user_timezone(moment).strftime("%Y-%m-%d") if moment else ""
@@ -320,6 +320,6 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(label, "label")
     app.add_template_filter(tone, "tone")
     app.add_template_filter(local_dt, "local_dt")
-    app.add_template_filter(local_date, "local_date")
+    app.add_template_filter(local_date_text, "local_date_text")
     app.add_template_filter(purpose_label, "purpose_label")
     app.add_template_filter(snapshot_name, "snapshot_name")

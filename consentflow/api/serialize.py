@@ -1,6 +1,6 @@
 """The JSON shapes of the API: finished values, built from the pipeline's own services.
 
-The per-face decision comes from ``consentflow.review.rules.decide_photo``,
+The per-face decision comes from ``consentflow.review.rules.decide_channels``,
 the rule the review pages and publication use, so the API can never
 disagree with what a reviewer sees. Names are never part of these shapes.
 """
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from consentflow.models import Album, Face, Photo, PhotoPurpose
 from consentflow.photos.service import album_progress
-from consentflow.review.rules import decide_photo, resolve_faces
+from consentflow.review.rules import decide_channels, resolve_faces
 
 
 def _iso(value: datetime | date | None) -> str | None:
@@ -66,7 +66,7 @@ def faces_json(session: Session, photo: Photo, today: date) -> dict[str, Any]:
     """Boxes in the photo's pixel coordinates (after EXIF orientation) and the decision per channel."""
     channels = album_channels(photo.album)
     resolved = resolve_faces(session, photo.id)
-    by_channel = decide_photo(session, resolved, channels, today)
+    by_channel = decide_channels(session, resolved, channels, today)
     per_face: dict[int, dict[str, Any]] = {r.face.id: {} for r in resolved}
     for channel, channel_decisions in by_channel.items():
         for d in channel_decisions:
@@ -78,7 +78,7 @@ def faces_json(session: Session, photo: Photo, today: date) -> dict[str, Any]:
         face = r.face
         decisions = per_face[face.id]
         if r.not_face:
-            # decide_photo leaves "not a face" out: there is nothing to redact.
+            # decide_channels leaves "not a face" out: there is nothing to redact.
             decisions = {c: {"decision": "not_a_face", "reason": "not_face",
                              "consent_record_id": None} for c in channels}
         faces.append({

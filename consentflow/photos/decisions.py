@@ -31,6 +31,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+# What may happen to a face in a published image; "not_a_face" drops the box altogether.
+Decision = Literal["show", "blur_no_consent", "blur_unknown"]
 Action = Literal["show", "blur_no_consent", "blur_unknown", "not_a_face"]
 BLUR_ACTIONS: frozenset[str] = frozenset({"blur_no_consent", "blur_unknown"})
 REVIEW_KINDS = ("confirm", "assign", "not_person", "not_face", "external_adult")

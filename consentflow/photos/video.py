@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from consentflow.audit.service import Actor, record_event
 from consentflow.faces.matching import MatchOutcome, MatchThresholds, ReferenceIndex
 from consentflow.models import Face, Photo, VideoTrack
+from consentflow.photos.boxes import Box
 from consentflow.photos.crypto import EncodingCipher
 from consentflow.photos.imaging import encode_clean_jpeg
 from consentflow.photos.processing import (
@@ -42,7 +43,6 @@ from consentflow.photos.processing import (
     replace_detector_faces,
 )
 from consentflow.photos.storage import Storage
-from consentflow.publish.redact import Box
 from consentflow.review.crops import CROP_SIDE, crop_key, derived_prefix
 from consentflow.video.analyse import VideoAnalysis, VideoSettings, analyse_video, match_tracks
 from consentflow.video.decode import VideoLimits, VideoRejected

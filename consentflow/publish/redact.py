@@ -19,16 +19,15 @@ from typing import Literal
 
 from PIL import Image, ImageFilter
 
-from consentflow.faces.engine import box_iou
+from consentflow.photos.boxes import Box
+from consentflow.photos.decisions import Decision
 from consentflow.photos.imaging import load_upright, to_rgb
 
-Decision = Literal["show", "blur_no_consent", "blur_unknown"]
 # How a blurred face is made irrecoverable: the standard head region, a wider
 # one (a reviewer's remedy when the check still found a face), or a wider one
 # filled with a flat colour.
 Redaction = Literal["standard", "wide", "solid"]
 REDACTIONS: tuple[Redaction, ...] = ("standard", "wide", "solid")
-BLUR_DECISIONS: frozenset[str] = frozenset({"blur_no_consent", "blur_unknown"})
 
 # Margins around a face box, as a share of its width/height. Generous on
 # purpose: over-blurring a bit of background costs nothing.
@@ -42,23 +41,6 @@ CELLS = 4
 WIDE_FACTOR = 1.6
 SOLID_FILL = (128, 128, 128)
 JPEG_QUALITY = 88
-
-
-@dataclass(frozen=True)
-class Box:
-    """A face box in pixel coordinates of the EXIF-transposed original (right/bottom exclusive)."""
-
-    left: int
-    top: int
-    right: int
-    bottom: int
-
-    @property
-    def area(self) -> int:
-        return max(0, self.right - self.left) * max(0, self.bottom - self.top)
-
-    def iou(self, other: Box) -> float:
-        return box_iou(self, other)
 
 
 @dataclass(frozen=True)

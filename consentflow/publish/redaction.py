@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from consentflow.audit.service import Actor, record_event
 from consentflow.errors import InvalidInput, NotFound
 from consentflow.models import Face, FaceRedaction
-from consentflow.publish.redact import REDACTIONS, Box, Redaction
+from consentflow.photos.boxes import Box
+from consentflow.publish.redact import REDACTIONS, Redaction
 from consentflow.review.rules import REATTACH_IOU, ResolvedFace, box_of
 from consentflow.review.service import get_photo
 

@@ -24,6 +24,7 @@ from consentflow.errors import ConsentMissing, InvalidInput, InvalidState, NotFo
 from consentflow.faces.engine import EngineSettings
 from consentflow.models import ConsentRecord, Photo, PhotoPurpose, Publication, ReferenceFace, School
 from consentflow.models.consent import CHANNELS, FACE_MATCHING
+from consentflow.photos.decisions import consent_purpose
 from consentflow.photos.derived import check_renderable
 from consentflow.photos.imaging import is_video_type, load_upright
 from consentflow.photos.storage import Storage, content_key
@@ -36,12 +37,10 @@ from consentflow.publish.redact import (
 from consentflow.publish.redaction import redaction_choices
 from consentflow.publish.verify import Leak, PhotoFace, check_derivative
 from consentflow.review.rules import (
-    FaceDecision,
+    ChannelDecision,
     ResolvedFace,
-    decide_photo,
+    decide_channels,
     people_names,
-    planned,
-    purpose_key,
     resolve_faces,
 )
 from consentflow.review.service import (
@@ -85,6 +84,11 @@ class PublicationRefused(ConsentMissing):
         self.code, self.leaks, self.sent_back = code, leaks, sent_back
 
 
+def planned(decisions: Sequence[ChannelDecision]) -> list[PlannedFace]:
+    """The faces to redact for one channel, as the redaction planner takes them."""
+    return [PlannedFace(d.resolved.box, d.decision) for d in decisions]
+
+
 def _channel(channel: str) -> str:
     if channel not in CHANNELS:
         raise InvalidInput("Unknown purpose.")
@@ -105,8 +109,8 @@ def _refuse_video(photo: Photo) -> None:
     _check_renderable(photo)
 
 
-def _decisions(session: Session, photo: Photo, channel: str, on: datetime) -> list[FaceDecision]:
-    return decide_photo(session, resolve_faces(session, photo.id), [channel], on.date())[channel]
+def _decisions(session: Session, photo: Photo, channel: str, on: datetime) -> list[ChannelDecision]:
+    return decide_channels(session, resolve_faces(session, photo.id), [channel], on.date())[channel]
 
 
 def _block_share_reason(share: float, limit: float) -> str:
@@ -254,7 +258,7 @@ def _references(session: Session, person_ids: set[int], cipher: Any) -> list[tup
         raise KeyError("reference_unreadable") from err
 
 
-def _snapshot(session: Session, decisions: Sequence[FaceDecision],
+def _snapshot(session: Session, decisions: Sequence[ChannelDecision],
               how: dict[int, str]) -> list[dict[str, Any]]:
     names = people_names(session, [d.resolved.person_id for d in decisions if d.resolved.person_id])
     entries = []
@@ -276,12 +280,12 @@ def _snapshot(session: Session, decisions: Sequence[FaceDecision],
     return entries
 
 
-def _planned(decisions: Sequence[FaceDecision], how: dict[int, Redaction]) -> list[PlannedFace]:
+def _planned(decisions: Sequence[ChannelDecision], how: dict[int, Redaction]) -> list[PlannedFace]:
     return [PlannedFace(d.resolved.box, d.decision, how.get(d.resolved.face.id, "standard"))
             for d in decisions]
 
 
-def _check_faces(resolved: Sequence[ResolvedFace], decisions: Sequence[FaceDecision],
+def _check_faces(resolved: Sequence[ResolvedFace], decisions: Sequence[ChannelDecision],
                  ) -> tuple[list[PhotoFace], list[PhotoFace], list[PhotoFace]]:
     """Shown, blurred (with who they are or may be) and "not a face" boxes for the check."""
     shown, blurred = [], []
@@ -305,7 +309,7 @@ def live_publication(session: Session, photo_id: int, channel: str) -> Publicati
 
 def recheck_at_publication(session: Session, *, actor: Actor, photo: Photo, channel: str,
                            medium: str, now: datetime
-                           ) -> tuple[PhotoPurpose, list[ResolvedFace], list[FaceDecision]]:
+                           ) -> tuple[PhotoPurpose, list[ResolvedFace], list[ChannelDecision]]:
     """What every publication (photo or video) checks again when it is made.
 
     The purpose is approved, the original exists, nothing is live yet, and
@@ -322,10 +326,10 @@ def recheck_at_publication(session: Session, *, actor: Actor, photo: Photo, chan
         raise InvalidState("This photo is already published for this purpose.")
     approved_at = pp.decided_at or now
     resolved = resolve_faces(session, photo.id)
-    decisions = decide_photo(session, resolved, [channel], now.date())[channel]
-    at_approval = decide_photo(session, resolved, [channel], approved_at.date())[channel]
+    decisions = decide_channels(session, resolved, [channel], now.date())[channel]
+    at_approval = decide_channels(session, resolved, [channel], approved_at.date())[channel]
     identified = {d.resolved.person_id for d in decisions if d.resolved.person_id}
-    if _consent_changed_since(session, identified, (purpose_key(channel, medium), FACE_MATCHING),
+    if _consent_changed_since(session, identified, (consent_purpose(channel, medium), FACE_MATCHING),
                               approved_at) or [
         (d.decision, d.consent_record_id) for d in decisions
     ] != [(d.decision, d.consent_record_id) for d in at_approval]:
@@ -437,7 +441,7 @@ def preview_derivative(session: Session, *, school_id: int, photo_id: int, chann
     if photo.storage_key is None:
         raise InvalidState("The original of this photo no longer exists.")
     resolved = resolve_faces(session, photo.id)
-    decisions = decide_photo(session, resolved, [channel], now.date())[channel]
+    decisions = decide_channels(session, resolved, [channel], now.date())[channel]
     how = redaction_choices(session, photo.id, resolved)
     blur = [d.resolved.box for d in decisions if d.decision != "show"]
     modes = {d.resolved.box: how[d.resolved.face.id] for d in decisions
@@ -455,7 +459,3 @@ def get_publication(session: Session, school_id: int, publication_id: int) -> Pu
 def publication_purpose_status(session: Session, photo_id: int) -> dict[str, PhotoPurpose]:
     rows = session.scalars(select(PhotoPurpose).where(PhotoPurpose.photo_id == photo_id))
     return {pp.purpose: pp for pp in rows}
-
-
-def consent_purpose(channel: str) -> str:
-    return purpose_key(_channel(channel))

@@ -27,7 +27,8 @@ import numpy.typing as npt
 from PIL import Image
 
 from consentflow.faces.engine import EngineSettings, detect_faces, encode_faces, prepare_image
-from consentflow.publish.redact import Box, head_region
+from consentflow.photos.boxes import Box
+from consentflow.publish.redact import head_region
 
 LeakReason = Literal["on_blurred_region", "resembles_blurred_person", "unreviewed_face"]
 # A detection on the derivative is the same face as a box of the photo when

@@ -5,7 +5,7 @@ no transaction stays open while FFmpeg works (the job commits between them):
 
 1. ``prepare_video`` (in a transaction, writes nothing unless it refuses):
    consent looked up anew, one decision per track with the photo rule
-   (``review.rules.decide_photo`` with "<channel>.video" consent), the
+   (``review.rules.decide_channels`` with "<channel>.video" consent), the
    frames and boxes to blur, the blurred people's references, the sound
    decision (``audio_kept``). A change of consent since approval sends the
    video back to review, as for a photo.
@@ -36,9 +36,9 @@ from consentflow.audit.service import Actor, record_event
 from consentflow.errors import InvalidState
 from consentflow.faces.matching import ReferenceIndex
 from consentflow.models import Face, Photo, PhotoPurpose, Publication
+from consentflow.photos.boxes import Box
 from consentflow.photos.storage import Storage, content_key
 from consentflow.photos.video import clock, load_track_boxes, local_copy, video_tracks
-from consentflow.publish.redact import Box
 from consentflow.publish.service import (
     ClaimLost,
     PublicationRefused,
@@ -51,7 +51,7 @@ from consentflow.publish.service import (
     record_publication,
 )
 from consentflow.review.crops import derived_prefix
-from consentflow.review.rules import FaceDecision, decide_photo, resolve_faces
+from consentflow.review.rules import ChannelDecision, decide_channels, resolve_faces
 from consentflow.review.service import check_version, get_photo, purpose_row
 from consentflow.video.analyse import VideoSettings
 from consentflow.video.decode import VideoInfo, VideoLimits, probe_video
@@ -62,7 +62,7 @@ from consentflow.video.verify import VerificationResult, verify_video
 AUDIO_RULE = "kept only if the reviewer keeps it and every face in the video is shown"
 
 
-def audio_kept(requested: bool, decisions: Sequence[FaceDecision]) -> bool:
+def audio_kept(requested: bool, decisions: Sequence[ChannelDecision]) -> bool:
     """The sound stays only when the reviewer keeps it AND every face may be shown on the channel.
 
     Every face shown means every person identified in the video has
@@ -82,7 +82,7 @@ class VideoPlan:
     channel: str
     version: int
     storage_key: str
-    decisions: tuple[FaceDecision, ...]
+    decisions: tuple[ChannelDecision, ...]
     blur: dict[int, list[Box]]
     blurred_tracks: tuple[Track, ...]
     references: tuple[tuple[int, Any], ...]
@@ -104,7 +104,7 @@ def _blurred_track(face: Face, track_number: int, fps: float, boxes: dict[int, B
     return Track(id=track_number, fps=fps, boxes=boxes, detections=(), encodings=encodings)
 
 
-def blur_plan(session: Session, storage: Storage, decisions: Sequence[FaceDecision],
+def blur_plan(session: Session, storage: Storage, decisions: Sequence[ChannelDecision],
               cipher: Any = None) -> tuple[dict[int, list[Box]], list[Track], set[int]]:
     """Frame -> boxes to blur, the blurred tracks (for the check) and who they may be.
 
@@ -143,7 +143,7 @@ def preview_key(session: Session, photo: Photo, channel: str, now: datetime) -> 
     blurred, the sound), so a stored preview is never one of older decisions.
     """
     channel = _channel(channel)
-    decisions = decide_photo(session, resolve_faces(session, photo.id), [channel], now.date())[channel]
+    decisions = decide_channels(session, resolve_faces(session, photo.id), [channel], now.date())[channel]
     pp = purpose_row(session, photo.id, channel)
     audio = audio_kept(bool(pp.keep_audio), decisions)
     tracks = video_tracks(session, photo.id)
@@ -181,7 +181,7 @@ def plan_preview(session: Session, *, school_id: int, photo_id: int, channel: st
     if photo.storage_key is None:
         raise InvalidState("The original of this photo no longer exists.")
     key, audio = preview_key(session, photo, channel, now)
-    decisions = decide_photo(session, resolve_faces(session, photo.id), [channel], now.date())[channel]
+    decisions = decide_channels(session, resolve_faces(session, photo.id), [channel], now.date())[channel]
     blur, _, _ = blur_plan(session, storage, decisions)
     return PreviewPlan(key, photo.storage_key, blur, audio)
 

@@ -20,10 +20,16 @@ from sqlalchemy.orm import Session
 
 from consentflow.consent.effective import allows, consent_map
 from consentflow.models import ConsentRecord, Face, FaceReview, Person, Photo
-from consentflow.photos.decisions import FaceFacts, ReviewFacts, consent_purpose, persons_to_check
-from consentflow.photos.decisions import decide_photo as rules_decide_photo
+from consentflow.photos.boxes import Box
+from consentflow.photos.decisions import (
+    Decision,
+    FaceFacts,
+    ReviewFacts,
+    consent_purpose,
+    decide_photo,
+    persons_to_check,
+)
 from consentflow.photos.imaging import is_video_type
-from consentflow.publish.redact import Box, Decision, PlannedFace
 
 # A decision made on one box belongs to a new detection of the same face
 # when the boxes overlap at least this much (after reprocessing).
@@ -34,11 +40,6 @@ IDENTIFYING_KINDS = frozenset({"confirm", "assign"})
 def medium_of(photo: Photo) -> str:
     """"video" for a video item, else "photo": which consent a channel needs for it."""
     return "video" if is_video_type(photo.media_type) else "photo"
-
-
-def purpose_key(channel: str, medium: str = "photo") -> str:
-    """Consent purpose for publishing on a channel: "website" -> "website.photo" / "website.video"."""
-    return consent_purpose(channel, medium)
 
 
 def channel_of(purpose: str) -> str:
@@ -160,7 +161,9 @@ def resolve_faces(session: Session, photo_id: int) -> list[ResolvedFace]:
 
 
 @dataclass(frozen=True)
-class FaceDecision:
+class ChannelDecision:
+    """One face's decision for one channel, with the consent record that allowed showing it."""
+
     resolved: ResolvedFace
     decision: Decision
     consent_record_id: int | None
@@ -177,9 +180,9 @@ def _facts(resolved: ResolvedFace) -> FaceFacts:
     )
 
 
-def decide_photo(
+def decide_channels(
     session: Session, resolved: Sequence[ResolvedFace], channels: Iterable[str], on: date
-) -> dict[str, list[FaceDecision]]:
+) -> dict[str, list[ChannelDecision]]:
     """Decisions for every real face (or video track) and every channel, by the one rule.
 
     A video's tracks are faces of the video item: the same rule, with the
@@ -191,24 +194,20 @@ def decide_photo(
     facts = [_facts(r) for r in resolved]
     people = persons_to_check(facts)
     medium = medium_of(resolved[0].face.photo) if resolved else "photo"
-    purposes = [purpose_key(c, medium) for c in channels]
+    purposes = [consent_purpose(c, medium) for c in channels]
     records = consent_records(session, people, purposes, on)
-    outcome = rules_decide_photo(facts, purposes, records)
-    result: dict[str, list[FaceDecision]] = {}
+    outcome = decide_photo(facts, purposes, records)
+    result: dict[str, list[ChannelDecision]] = {}
     for channel, purpose in zip(channels, purposes):
         decisions = []
         for r, d in zip(resolved, outcome.faces(purpose)):
             if d.action == "not_a_face":
                 continue
             record = records.get((d.person_id, purpose)) if d.person_id else None
-            decisions.append(FaceDecision(
+            decisions.append(ChannelDecision(
                 r, d.action, record.id if d.action == "show" and record else None, d.reason))
         result[channel] = decisions
     return result
-
-
-def planned(decisions: Sequence[FaceDecision]) -> list[PlannedFace]:
-    return [PlannedFace(d.resolved.box, d.decision) for d in decisions]
 
 
 def people_names(session: Session, person_ids: Iterable[int]) -> dict[int, str]:

@@ -21,8 +21,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from consentflow.audit.service import Actor, record_event
 from consentflow.errors import ConflictError, InvalidInput, InvalidState, NotFound
 from consentflow.models import Face, FaceReview, Person, Photo, PhotoPurpose, Publication
+from consentflow.photos.boxes import Box
 from consentflow.photos.imaging import is_video_type
-from consentflow.publish.redact import Box
 from consentflow.review.rules import IDENTIFYING_KINDS, active_reviews, reattach_reviews
 
 REVIEWABLE_STATES = frozenset({"needs_review", "approved", "published"})

@@ -9,16 +9,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from consentflow.models import Album, Face, FaceReview, Photo, PhotoPurpose, Publication
+from consentflow.photos.decisions import consent_purpose
 from consentflow.photos.video import clock, video_tracks
 from consentflow.publish.video import audio_kept
 from consentflow.review.rules import (
     IDENTIFYING_KINDS,
     ResolvedFace,
     consent_records,
-    decide_photo,
+    decide_channels,
     medium_of,
     people_names,
-    purpose_key,
     resolve_faces,
 )
 
@@ -152,7 +152,7 @@ def photo_page(session: Session, photo: Photo, channel: str | None, today: date)
     channels = list(album.purposes or []) or ["website"]
     active = channel if channel in channels else channels[0]
     resolved = resolve_faces(session, photo.id)
-    by_channel = decide_photo(session, resolved, channels, today)
+    by_channel = decide_channels(session, resolved, channels, today)
     per_face: dict[int, dict[str, str]] = {r.face.id: {} for r in resolved}
     for ch, decisions in by_channel.items():
         for d in decisions:
@@ -177,12 +177,12 @@ def photo_page(session: Session, photo: Photo, channel: str | None, today: date)
             "end": clock(track.last_time), "start_seconds": round(track.first_time, 2)}
     identified = sorted({r.person_id for r in resolved if r.person_id and not r.not_face})
     medium = medium_of(photo)
-    records = consent_records(session, identified, [purpose_key(c, medium) for c in channels],
+    records = consent_records(session, identified, [consent_purpose(c, medium) for c in channels],
                               today)
     consent_rows = [{
         "name": names.get(pid, "?"),
-        "cells": [{"channel": c, "ok": records.get((pid, purpose_key(c, medium))) is not None,
-                   "record_id": getattr(records.get((pid, purpose_key(c, medium))), "id", None)}
+        "cells": [{"channel": c, "ok": records.get((pid, consent_purpose(c, medium))) is not None,
+                   "record_id": getattr(records.get((pid, consent_purpose(c, medium))), "id", None)}
                   for c in channels],
     } for pid in identified]
     purposes = {pp.purpose: pp for pp in session.scalars(

@@ -34,13 +34,13 @@ from consentflow.errors import DomainError, NotFound, user_message
 from consentflow.extensions import db
 from consentflow.home.views import Tile, add_tile
 from consentflow.models import Album, Face, Photo, utcnow
+from consentflow.photos.boxes import Box
 from consentflow.photos.derived import DISPLAY_SIDE, ImageUnavailable, check_renderable, derived_image
 from consentflow.photos.imaging import is_video_type
 from consentflow.photos.storage import storage_from_config
 from consentflow.photos.uploads import upload_limits
 from consentflow.photos.views import unavailable_image
 from consentflow.publish.forms import PublishForm
-from consentflow.publish.redact import Box
 from consentflow.publish.refusals import refusal_panels
 from consentflow.publish.service import approve_purpose, preview_derivative
 from consentflow.publish.video import preview_status

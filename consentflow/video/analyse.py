@@ -32,7 +32,8 @@ from consentflow.faces.matching import (
     ReferenceIndex,
     classify,
 )
-from consentflow.publish.redact import Box, head_region
+from consentflow.photos.boxes import Box
+from consentflow.publish.redact import head_region
 from consentflow.video.decode import Frame, RGBArray, VideoInfo, VideoLimits, iter_frames, probe_video
 from consentflow.video.tracking import FaceTracker, Track, TrackerSettings
 

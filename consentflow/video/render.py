@@ -32,7 +32,8 @@ import av.error
 import numpy as np
 from PIL import Image
 
-from consentflow.publish.redact import Box, head_region, redact
+from consentflow.photos.boxes import Box
+from consentflow.publish.redact import head_region, redact
 from consentflow.video.decode import (
     RGBArray,
     VideoInfo,

@@ -30,7 +30,7 @@ import numpy.typing as npt
 
 from consentflow.faces.encoding import Encoding
 from consentflow.faces.engine import FaceBox, box_iou
-from consentflow.publish.redact import Box
+from consentflow.photos.boxes import Box
 
 FloatBox = npt.NDArray[np.float64]  # left, top, right, bottom
 

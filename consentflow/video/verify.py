@@ -27,7 +27,7 @@ from PIL import Image
 
 from consentflow.faces.engine import EngineSettings, FaceBox, box_iou, detect_faces, encode_faces, prepare_image
 from consentflow.faces.matching import ReferenceIndex
-from consentflow.publish.redact import Box
+from consentflow.photos.boxes import Box
 from consentflow.video.decode import Frame, VideoLimits, iter_frames, probe_video
 from consentflow.video.tracking import Track
 

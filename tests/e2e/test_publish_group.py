@@ -53,7 +53,7 @@ def _seed(live: LiveServer, photo_name: str) -> dict[str, Any]:
     from consentflow.extensions import db
     from consentflow.faces.engine import EngineSettings, detect_faces, prepare_image
     from consentflow.models import utcnow
-    from consentflow.publish.redact import Box
+    from consentflow.photos.boxes import Box
     from consentflow.review.service import draw_face, record_review
     from tests.services.test_publish_support import (
         FACES,

@@ -196,8 +196,9 @@ def _published_photo(live: LiveServer, school_id: int, person_id: int) -> dict[s
     published on social media by the school's PR officer: built with the services, as the
     review would leave it."""
     from consentflow.extensions import db
+    from consentflow.photos.boxes import Box
     from consentflow.photos.storage import LocalStorage, content_key
-    from consentflow.publish.redact import Box, render_derivative
+    from consentflow.publish.redact import render_derivative
     from consentflow.review.service import record_review
     from tests.services.test_publish_support import FACES, OBAMA_BOX, add_face
 

@@ -40,7 +40,7 @@ from consentflow.publish.video import (
     set_keep_audio,
 )
 from consentflow.review.crops import crop_key
-from consentflow.review.rules import decide_photo, resolve_faces
+from consentflow.review.rules import decide_channels, resolve_faces
 from consentflow.review.service import record_review
 from consentflow.video.analyse import VideoSettings
 from tests.jobs.photo_helpers import ACTOR, enrol, photo, run_jobs, upload
@@ -125,7 +125,7 @@ def test_video_is_processed_into_tracks_matched_like_photo_faces(app, db_session
     # The decision rule asks "<channel>.video": Biden's photo consent does not count.
     resolved = resolve_faces(db_session, video.id)
     by_person = {d.resolved.suggested_person_id: (d.decision, d.basis) for d in
-                 decide_photo(db_session, resolved, [WEB], utcnow().date())[WEB]}
+                 decide_channels(db_session, resolved, [WEB], utcnow().date())[WEB]}
     assert by_person[w.biden.id] == ("blur_no_consent", "no_consent")
     # A suggestion only, until a reviewer confirms it.
     assert by_person[w.obama.id] == ("blur_unknown", "awaiting_confirmation")

@@ -19,8 +19,9 @@ from consentflow.errors import ConflictError, InvalidInput, InvalidState, NotFou
 from consentflow.faces.engine import EngineSettings
 from consentflow.faces.matching import MatchThresholds
 from consentflow.models import FaceReview, PhotoPurpose, Publication, ReferenceFace
+from consentflow.photos.boxes import Box
 from consentflow.photos.crypto import cipher_from_config
-from consentflow.publish.redact import Box, render_derivative
+from consentflow.publish.redact import render_derivative
 from consentflow.publish.redaction import set_face_redaction
 from consentflow.publish.service import (
     REFUSALS,
@@ -28,7 +29,6 @@ from consentflow.publish.service import (
     ClaimLost,
     PublicationRefused,
     approve_purpose,
-    consent_purpose,
     get_publication,
     live_publication,
     preview_derivative,
@@ -504,7 +504,7 @@ def test_the_preview_is_the_derivative_as_it_would_be_published_now(app, db_sess
                            storage=w.storage, now=PUBLISH_AT)
 
 
-def test_publications_are_found_per_school_and_purposes_are_named_for_photos(app, db_session):
+def test_publications_are_found_per_school(app, db_session):
     w = build_world(db_session, app)
     other = build_world(db_session, app)
     publication = Publication(school_id=w.school.id, photo_id=w.photo.id, purpose=WEB,
@@ -515,9 +515,6 @@ def test_publications_are_found_per_school_and_purposes_are_named_for_photos(app
     for school_id, publication_id in ((other.school.id, publication.id), (w.school.id, publication.id + 9)):
         with pytest.raises(NotFound, match="^Publication not found.$"):
             get_publication(db_session, school_id, publication_id)
-    assert consent_purpose("website") == "website.photo"
-    with pytest.raises(InvalidInput, match="^Unknown purpose.$"):
-        consent_purpose("billboard")
 
 
 def test_the_refusal_reasons_in_the_audit_trail_are_written_out():

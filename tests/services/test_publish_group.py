@@ -22,9 +22,9 @@ from sqlalchemy import select
 from consentflow.faces.engine import EngineSettings, detect_faces, encode_faces, prepare_image
 from consentflow.faces.matching import MatchThresholds
 from consentflow.models import Face, PhotoPurpose, Publication, ReferenceFace
+from consentflow.photos.boxes import Box
 from consentflow.photos.crypto import cipher_from_config
 from consentflow.photos.imaging import load_upright
-from consentflow.publish.redact import Box
 from consentflow.publish.service import PublicationRefused, approve_purpose, publish_photo
 from consentflow.publish.verify import PhotoFace, check_derivative
 from consentflow.review.service import record_review

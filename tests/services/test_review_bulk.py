@@ -10,7 +10,7 @@ from sqlalchemy import select
 from consentflow.errors import ConflictError, InvalidInput, NotFound
 from consentflow.models import AuditEvent, FaceReview, utcnow
 from consentflow.review.bulk import decide_faces
-from consentflow.review.rules import decide_photo, resolve_faces
+from consentflow.review.rules import decide_channels, resolve_faces
 from consentflow.review.service import record_review
 from tests.services.test_publish_support import APPROVED_AT, add_face, build_world, consent
 
@@ -38,7 +38,7 @@ def test_bulk_confirm_records_each_face_with_one_audit_event_each(app, db_sessio
     events = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "face.confirm")).all()
     assert sorted(e.object_id for e in events) == sorted([str(w.obama_face.id), str(w.biden_face.id)])
     assert len({e.details["bulk"]["id"] for e in events}) == 1  # one bulk action, two decisions
-    decisions = decide_photo(db_session, resolve_faces(db_session, w.photo.id), ["website"],
+    decisions = decide_channels(db_session, resolve_faces(db_session, w.photo.id), ["website"],
                              APPROVED_AT.date())["website"]
     by_face = {d.resolved.face.id: d.decision for d in decisions}
     # The rules still decide: confirmed without consent stays blurred.
@@ -110,7 +110,7 @@ def test_keep_blurred_is_a_decision_that_keeps_unknown_faces_blurred(app, db_ses
     reviews = {r.face_id: r for r in _active(db_session, w.photo.id)}
     assert {f: (r.kind, r.person_id) for f, r in reviews.items()} == {
         unknown.id: ("not_person", None), w.biden_face.id: ("not_person", None)}
-    decisions = decide_photo(db_session, resolve_faces(db_session, w.photo.id), ["website"],
+    decisions = decide_channels(db_session, resolve_faces(db_session, w.photo.id), ["website"],
                              APPROVED_AT.date())["website"]
     by_face = {d.resolved.face.id: d.decision for d in decisions}
     # Biden has consent, but the reviewer kept his face blurred: it is not shown.

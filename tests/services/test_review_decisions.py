@@ -10,8 +10,8 @@ from sqlalchemy import select
 from consentflow.errors import ConflictError, InvalidInput
 from consentflow.models import Face, FaceReview, PhotoPurpose, utcnow
 from consentflow.photos import service as photos
+from consentflow.photos.boxes import Box
 from consentflow.photos.tasks import process_photo
-from consentflow.publish.redact import Box
 from consentflow.publish.service import approve_purpose
 from consentflow.review.rules import box_of, reattach_reviews, resolve_faces
 from consentflow.review.service import draw_face, record_review, set_purpose_block

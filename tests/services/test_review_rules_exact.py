@@ -12,16 +12,16 @@ from __future__ import annotations
 from datetime import date
 
 from consentflow.models import Face, FaceReview
+from consentflow.photos.decisions import consent_purpose
 from consentflow.publish.redact import PlannedFace
+from consentflow.publish.service import planned
 from consentflow.review.rules import (
     active_reviews,
     box_of,
     channel_of,
-    decide_photo,
+    decide_channels,
     medium_of,
     people_names,
-    planned,
-    purpose_key,
     reattach_reviews,
     resolve_faces,
 )
@@ -63,7 +63,7 @@ def test_decisions_keep_the_consent_record_and_skip_only_non_faces(app, db_sessi
                       person_id=person, note=note, expected_version=None, now=APPROVED_AT)
     db_session.commit()
 
-    decisions = decide_photo(db_session, resolve_faces(db_session, w.photo.id),
+    decisions = decide_channels(db_session, resolve_faces(db_session, w.photo.id),
                              ["website", "social_media"], ON)
     web = decisions["website"]
     # The non-face is left out; the faces after it are still decided.
@@ -94,15 +94,15 @@ def test_a_video_needs_video_consent(app, db_session):
     record_review(db_session, actor=w.actor, school_id=w.school.id, face_id=face.id, kind="confirm",
                   expected_version=None, now=APPROVED_AT)
     db_session.commit()
-    web = decide_photo(db_session, resolve_faces(db_session, video.id), ["website"], ON)["website"]
+    web = decide_channels(db_session, resolve_faces(db_session, video.id), ["website"], ON)["website"]
     assert [(d.decision, d.basis) for d in web] == [("blur_no_consent", "no_consent")]
-    on_photo = decide_photo(db_session, resolve_faces(db_session, w.photo.id), ["website"], ON)["website"]
+    on_photo = decide_channels(db_session, resolve_faces(db_session, w.photo.id), ["website"], ON)["website"]
     assert [d.basis for d in on_photo] == ["awaiting_confirmation", "no_consent"]
 
 
 def test_purpose_keys_and_channels() -> None:
-    assert purpose_key("website") == "website.photo"
-    assert purpose_key("website", "video") == "website.video"
+    assert consent_purpose("website") == "website.photo"
+    assert consent_purpose("website", "video") == "website.video"
     assert channel_of("website.photo") == "website"
     assert channel_of("social_media.video") == "social_media"
 
@@ -201,4 +201,4 @@ def test_only_a_confirmed_match_is_a_suggestion_and_media_decide_the_consent(app
     assert medium_of(w.photo) == "photo"
     w.photo.media_type = "video/mp4"
     assert medium_of(w.photo) == "video"
-    assert decide_photo(db_session, [], ["website"], ON) == {"website": []}
+    assert decide_channels(db_session, [], ["website"], ON) == {"website": []}

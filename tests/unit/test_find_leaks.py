@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from consentflow.publish.redact import Box, head_region
+from consentflow.photos.boxes import Box
+from consentflow.publish.redact import head_region
 from consentflow.publish.verify import CheckResult, FoundFace, Leak, PhotoFace, find_leaks
 
 W, H = 1000, 800

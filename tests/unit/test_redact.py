@@ -16,14 +16,8 @@ from PIL import Image, ImageCms
 
 from consentflow.faces.engine import EngineSettings, detect_faces, encode_faces, prepare_image
 from consentflow.faces.matching import MatchThresholds, ReferenceIndex
-from consentflow.publish.redact import (
-    Box,
-    PlannedFace,
-    head_region,
-    plan_redaction,
-    redact,
-    render_derivative,
-)
+from consentflow.photos.boxes import Box
+from consentflow.publish.redact import PlannedFace, head_region, plan_redaction, redact, render_derivative
 from consentflow.publish.verify import PhotoFace, check_derivative
 
 LOOSE_THRESHOLD = MatchThresholds.defaults().loose

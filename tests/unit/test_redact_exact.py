@@ -15,12 +15,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from consentflow.photos.boxes import Box
 from consentflow.publish.redact import (
-    BLUR_DECISIONS,
     JPEG_QUALITY,
     REDACTIONS,
     SOLID_FILL,
-    Box,
     PlannedFace,
     encode_jpeg,
     face_share,
@@ -67,7 +66,6 @@ def test_the_standard_region_is_the_default() -> None:
     box = Box(300, 300, 400, 500)
     assert head_region(box, 1000, 800) == head_region(box, 1000, 800, "standard")
     assert REDACTIONS == ("standard", "wide", "solid")
-    assert BLUR_DECISIONS == {"blur_no_consent", "blur_unknown"}
 
 
 def test_areas_and_shares() -> None:

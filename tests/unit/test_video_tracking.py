@@ -8,7 +8,7 @@ import numpy as np
 
 from consentflow.faces.engine import FaceBox
 from consentflow.faces.matching import MatchThresholds, ReferenceIndex
-from consentflow.publish.redact import Box
+from consentflow.photos.boxes import Box
 from consentflow.video.analyse import match_tracks
 from consentflow.video.tracking import FaceTracker, Track, TrackerSettings, boxes_per_frame
 

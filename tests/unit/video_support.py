@@ -6,7 +6,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from bench.videoclip import Actor, TruthBox
-from consentflow.publish.redact import Box, head_region
+from consentflow.photos.boxes import Box
+from consentflow.publish.redact import head_region
 
 FACES = Path(__file__).resolve().parents[1] / "data" / "faces"
 WIDTH, HEIGHT, FPS, SECONDS = 640, 360, 12, 3.5

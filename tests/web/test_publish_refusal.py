@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from consentflow.models import AuditEvent, FaceRedaction, PhotoPurpose, Publication, utcnow
-from consentflow.publish.redact import Box
+from consentflow.photos.boxes import Box
 from consentflow.review.service import draw_face, record_review
 from tests.jobs.photo_helpers import run_jobs
 from tests.services.test_publish_support import build_world, consent

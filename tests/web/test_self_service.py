@@ -31,8 +31,9 @@ from consentflow.models import (
     Publication,
     utcnow,
 )
+from consentflow.photos.boxes import Box
 from consentflow.photos.storage import content_key
-from consentflow.publish.redact import Box, render_derivative
+from consentflow.publish.redact import render_derivative
 from tests import factories
 from tests.services.test_publish_support import (
     BIDEN_BOX,

@@ -1,4 +1,4 @@
-"""Demo reference portraits and a demo album (images: consentflow/demo_data/SOURCES.md).
+"""Demo reference portraits and a demo album (images: consentflow/demo/data/SOURCES.md).
 
 Idempotent: portraits are enrolled once per person, the album is created
 once. Photos are queued for the worker (``make run`` starts one).
@@ -23,7 +23,7 @@ from consentflow.photos.enrol import enrol_portrait
 from consentflow.photos.storage import storage_from_config
 from consentflow.photos.tasks import engine_settings
 
-DATA = Path(__file__).resolve().parent / "demo_data"
+DATA = Path(__file__).resolve().parent / "data"
 PORTRAITS = {
     "100001": ("obama.jpg", "obama3.jpg"),
     "100002": ("biden.jpg",),

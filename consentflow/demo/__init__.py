@@ -38,8 +38,9 @@ def enrol_demo_second_factor(user: User) -> None:
 def load_demo() -> list[tuple[str, str, tuple[str, ...]]]:
     """Create the demo school once; returns the logins (idempotent)."""
     from consentflow.cli import ensure_school
-    from consentflow.demo_people import load_demo_people
-    from consentflow.demo_photos import load_demo_photos
+    from consentflow.demo.consent import load_demo_consent
+    from consentflow.demo.people import load_demo_people
+    from consentflow.demo.photos import load_demo_photos
 
     school = ensure_school("Het Voorbeeld College", "voorbeeld", board_name="Stichting Voorbeeld")
     actor = Actor.system("demo")
@@ -50,7 +51,7 @@ def load_demo() -> list[tuple[str, str, tuple[str, ...]]]:
                                roles=[(school, r) for r in roles])
         enrol_demo_second_factor(user)
     load_demo_people(db.session, school, actor)
-    __import__("consentflow.demo_consent").demo_consent.load_demo_consent(db.session, school, actor)
+    load_demo_consent(db.session, school, actor)
     load_demo_photos(db.session, school, actor)
     return list(DEMO_USERS)
 
