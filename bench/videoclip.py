@@ -141,6 +141,9 @@ def compose_clip(
 ) -> dict[int, list[TruthBox]]:
     """Write an H.264 MP4 (or any container PyAV infers from the suffix); truth per frame index.
 
+    ``.webm``/``.mkv`` get VP9 and Opus; ``.avi`` gets MPEG-4 part 2 and PCM
+    sound, as an older school camera records.
+
     ``rotation`` (90/180/270, counter-clockwise) stores the pixels turned the
     other way and sets the display matrix, as a phone does: a player (and
     the engine) must turn them back. ``metadata`` goes into the container
@@ -152,11 +155,17 @@ def compose_clip(
     truth: dict[int, list[TruthBox]] = {}
     options = {"movflags": "+faststart"} if faststart and path.suffix in (".mp4", ".mov") else {}
     webm = path.suffix in (".webm", ".mkv")
+    avi = path.suffix == ".avi"
     with av.open(str(path), mode="w", options=options) as out:
         for key, value in (metadata or {}).items():
             out.metadata[key] = value
-        stream = out.add_stream("libvpx-vp9" if webm else "libx264", rate=fps,
-                                options={} if webm else {"crf": str(crf), "preset": "veryfast"})
+        if avi:
+            # FFmpeg's MPEG-4 encoder defaults to 200 kb/s: far below a camera's.
+            stream = out.add_stream("mpeg4", rate=fps)
+            stream.bit_rate = 8_000_000
+        else:
+            stream = out.add_stream("libvpx-vp9" if webm else "libx264", rate=fps,
+                                    options={} if webm else {"crf": str(crf), "preset": "veryfast"})
         stored_w, stored_h = (height, width) if rotation in (90, 270) else (width, height)
         stream.width, stream.height, stream.pix_fmt = stored_w, stored_h, "yuv420p"
         for key, value in (metadata or {}).items():
@@ -165,7 +174,7 @@ def compose_clip(
             stream.set_display_rotation(rotation)
         sound = None
         if audio:
-            sound = out.add_stream("libopus" if webm else "aac", rate=48000)
+            sound = out.add_stream("libopus" if webm else "pcm_s16le" if avi else "aac", rate=48000)
             sound.codec_context.layout = "mono"
         for index in range(frames):
             pixels, boxes = compose_frame(sprites, actors, stage, index / fps, seconds)

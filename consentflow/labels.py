@@ -228,8 +228,8 @@ LABELS = {
     # consentflow.video.decode.VideoRejected codes (same English as its MESSAGES).
     "video_rejected": {
         "empty": _l("The video file is empty."),
-        "unreadable": _l("The file is not a video that can be read (MP4, MOV, WebM or MKV)."),
-        "container_not_allowed": _l("This video format is not accepted (use MP4, MOV, WebM or MKV)."),
+        "unreadable": _l("The file is not a video that can be read (MP4, MOV, WebM, MKV or AVI)."),
+        "container_not_allowed": _l("This video format is not accepted (use MP4, MOV, WebM, MKV or AVI)."),
         "no_video": _l("The file contains no video track."),
         "codec_not_allowed": _l("The video is encoded in a format that is not accepted "
                                 "(use H.264, HEVC, VP8, VP9 or AV1)."),

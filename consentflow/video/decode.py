@@ -1,10 +1,11 @@
 """Open a video safely: limits, a hostile-file check before heavy work, upright frames.
 
 A video is decoded by FFmpeg (through PyAV), which parses a great many
-formats. Only two container families and a few codecs are let through,
-everything is decided on the container header and the first decoded frame
-(``probe_video``), and every later decode runs against a deadline so that a
-file that decodes pathologically slowly cannot hold a worker.
+formats. Only three container families (MP4/MOV, WebM/MKV, AVI) and a few
+codecs are let through, everything is decided on the container header and
+the first decoded frame (``probe_video``), and every later decode runs
+against a deadline so that a file that decodes pathologically slowly cannot
+hold a worker.
 
 Rotation: phones store portrait video as landscape pixels plus a display
 matrix (MP4 side data; older files a ``rotate`` tag, which FFmpeg turns
@@ -31,9 +32,12 @@ from consentflow.photos.imaging import CodedRejection
 RGBArray = npt.NDArray[np.uint8]
 
 # FFmpeg demuxer names: MP4/MOV/3GP share one demuxer, WebM/MKV another.
+# AVI is what older school cameras record (MPEG-4 part 2 inside); the upload
+# accepts it, so the engine must too, or a school's file fails after upload.
 ALLOWED_CONTAINERS: dict[str, str] = {
     "mov,mp4,m4a,3gp,3g2,mj2": "mp4",
     "matroska,webm": "matroska",
+    "avi": "avi",
 }
 # What phones, cameras and browsers record. MPEG-4 part 2 covers old cameras.
 ALLOWED_CODECS = frozenset({"h264", "hevc", "vp8", "vp9", "av1", "mpeg4"})
@@ -41,8 +45,8 @@ ALLOWED_CODECS = frozenset({"h264", "hevc", "vp8", "vp9", "av1", "mpeg4"})
 # English messages keyed by code; the UI translates them by code.
 MESSAGES: dict[str, str] = {
     "empty": "The video file is empty.",
-    "unreadable": "The file is not a video that can be read (MP4, MOV, WebM or MKV).",
-    "container_not_allowed": "This video format is not accepted (use MP4, MOV, WebM or MKV).",
+    "unreadable": "The file is not a video that can be read (MP4, MOV, WebM, MKV or AVI).",
+    "container_not_allowed": "This video format is not accepted (use MP4, MOV, WebM, MKV or AVI).",
     "no_video": "The file contains no video track.",
     "codec_not_allowed": "The video is encoded in a format that is not accepted "
                          "(use H.264, HEVC, VP8, VP9 or AV1).",
@@ -190,8 +194,9 @@ def _check_complete(
 ) -> None:
     """Read (not decode) every packet: a truncated file is refused before any heavy work.
 
-    MP4/MOV index every frame in the header (``stream.frames``); fewer
-    packets in the file than indexed means the data was cut off.
+    MP4/MOV (and AVI, in its stream header) count every frame up front
+    (``stream.frames``); fewer packets in the file than counted means the
+    data was cut off.
     """
     expected = int(stream.frames or 0)
     seen = 0

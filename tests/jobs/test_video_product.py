@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bench.videoclip import compose_clip
 from consentflow.consent.service import record_consent
 from consentflow.faces.matching import MatchThresholds
 from consentflow.jobs import enqueue
@@ -45,6 +46,11 @@ from consentflow.review.service import record_review
 from consentflow.video.analyse import VideoSettings
 from tests.jobs.photo_helpers import ACTOR, enrol, photo, run_jobs, upload
 from tests.jobs.video_helpers import (
+    ACTORS,
+    FPS,
+    HEIGHT,
+    SECONDS,
+    WIDTH,
     frame_distances,
     leaked_metadata,
     make_clip,
@@ -62,7 +68,7 @@ def clip_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return make_clip(tmp_path_factory.mktemp("clip") / "musical.mp4")
 
 
-def _world(db_session, app, clip_bytes, *, biden_video: bool):
+def _world(db_session, app, clip_bytes, *, biden_video: bool, name: str = "musical.mp4"):
     """Two enrolled people; Obama may be in website videos, Biden in website PHOTOS only."""
     w = build_world(db_session, app)
     now = utcnow()
@@ -75,7 +81,7 @@ def _world(db_session, app, clip_bytes, *, biden_video: bool):
     enrol(app, db_session, w.school, w.obama, "obama2.jpg")
     enrol(app, db_session, w.school, w.biden, "biden.jpg")
     db_session.commit()
-    [result] = upload(app, db_session, w.album, [("musical.mp4", clip_bytes)])
+    [result] = upload(app, db_session, w.album, [(name, clip_bytes)])
     assert result.status == "accepted" and result.video
     run_jobs(app)
     return w, photo(db_session, result.photo_id)
@@ -129,6 +135,17 @@ def test_video_is_processed_into_tracks_matched_like_photo_faces(app, db_session
     assert by_person[w.biden.id] == ("blur_no_consent", "no_consent")
     # A suggestion only, until a reviewer confirms it.
     assert by_person[w.obama.id] == ("blur_unknown", "awaiting_confirmation")
+
+
+def test_an_avi_from_an_older_camera_is_processed_like_an_mp4(app, db_session, tmp_path: Path):
+    """The upload accepts AVI (MPEG-4 part 2, PCM sound), so the engine must not refuse it later."""
+    avi = tmp_path / "musical.avi"
+    compose_clip(avi, ACTORS, WIDTH, HEIGHT, FPS, SECONDS, audio=True)
+    w, video = _world(db_session, app, avi.read_bytes(), biden_video=False, name="musical.avi")
+    assert video.state == "needs_review", video.failure_reason
+    assert video.progress_done == video.progress_total == 25
+    tracks = _tracks(db_session, video.id)
+    assert {t.face.matched_person_id for t in tracks} == {w.obama.id, w.biden.id}
 
 
 def test_published_video_blurs_the_unconsented_person_in_every_frame_and_drops_sound(

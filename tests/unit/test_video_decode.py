@@ -40,7 +40,7 @@ def refused(path: Path, limits: VideoLimits = VideoLimits()) -> VideoRejected:
     return caught.value
 
 
-@pytest.mark.parametrize("suffix", [".mp4", ".mov", ".webm", ".mkv"])
+@pytest.mark.parametrize("suffix", [".mp4", ".mov", ".webm", ".mkv", ".avi"])
 def test_the_allowed_containers_decode_every_frame(tmp_path: Path, suffix: str) -> None:
     path = plain_clip(tmp_path / f"clip{suffix}", seconds=1.0)
     info = probe_video(path)
@@ -117,10 +117,11 @@ def test_a_truncated_file_without_faststart_has_no_index(tmp_path: Path) -> None
     assert refused(path).code == "unreadable"
 
 
-def test_a_truncated_webm_decodes_too_few_frames(tmp_path: Path) -> None:
-    clip = plain_clip(tmp_path / "clip.webm")
+@pytest.mark.parametrize("suffix", [".webm", ".avi"])
+def test_a_truncated_webm_or_avi_decodes_too_few_frames(tmp_path: Path, suffix: str) -> None:
+    clip = plain_clip(tmp_path / f"clip{suffix}")
     data = clip.read_bytes()
-    path = tmp_path / "cut.webm"
+    path = tmp_path / f"cut{suffix}"
     path.write_bytes(data[: len(data) // 2])
     assert refused(path).code in {"damaged", "unreadable"}
 
