@@ -29,5 +29,9 @@ class NewPasswordForm(FlaskForm):
     submit = SubmitField(_l("Save password"))
 
 
+class SendEnrolLinkForm(FlaskForm):
+    submit = SubmitField(_l("Send me a link"))
+
+
 class EnrolLinkForm(FlaskForm):
     submit = SubmitField(_l("Continue to set up"))

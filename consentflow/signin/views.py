@@ -45,7 +45,14 @@ from consentflow.consent.links import link_context_from
 from consentflow.errors import DomainError, user_message
 from consentflow.extensions import db
 from consentflow.models import SignInProvider, User, utcnow
-from consentflow.signin.forms import CodeForm, EnrolForm, EnrolLinkForm, ForgotForm, NewPasswordForm
+from consentflow.signin.forms import (
+    CodeForm,
+    EnrolForm,
+    EnrolLinkForm,
+    ForgotForm,
+    NewPasswordForm,
+    SendEnrolLinkForm,
+)
 from consentflow.signin.oidc_client import client_for
 
 bp = Blueprint("signin", __name__)
@@ -245,10 +252,22 @@ def _link_minutes() -> timedelta:
     return timedelta(minutes=current_app.config["PASSWORD_RESET_MINUTES"])
 
 
-def _enrol_by_mail(user: User) -> Any:
-    """A password alone does not set up a first second factor: mail a set-up link (at most every few minutes)."""
+def _enrol_by_mail(user: User, *, mail_possible: bool = True) -> Any:
+    """A password alone does not set up a first second factor: the set-up starts from a mailed link."""
+    sent = sent_recently(db.session, user=user, purpose=ENROL_PURPOSE, now=utcnow())
+    return render_template("signin/enrol_by_mail.html", email=user.email, sent=sent,
+                           mail_possible=mail_possible, form=SendEnrolLinkForm())
+
+
+@bp.route("/login/second-factor/setup/mail", methods=["POST"])
+def send_enrol_link() -> Any:
+    """Mail the set-up link (at most one every few minutes); a POST, so no prefetch or reload sends one."""
+    user = pending_user()
+    if user is None:
+        return redirect(url_for("auth.login"))
+    if tfa.is_enrolled(user) or not SendEnrolLinkForm().validate_on_submit():
+        return redirect(url_for("signin.enrol"))
     now = utcnow()
-    sent = True
     if not sent_recently(db.session, user=user, purpose=ENROL_PURPOSE, now=now):
         try:
             send_link(db.session, actor=Actor(user.id, user.email), user=user, purpose=ENROL_PURPOSE,
@@ -256,11 +275,10 @@ def _enrol_by_mail(user: User) -> Any:
                       link_url=link_url(), now=now)
         except DomainError:
             db.session.rollback()  # no school to send mail from: the page says whom to ask
-            sent = False
-        else:
-            db.session.commit()
-            deliver_outbox()
-    return render_template("signin/enrol_by_mail.html", email=user.email, sent=sent)
+            return _enrol_by_mail(user, mail_possible=False)
+        db.session.commit()
+        deliver_outbox()
+    return redirect(url_for("signin.enrol"))
 
 
 @bp.route("/account/second-factor")

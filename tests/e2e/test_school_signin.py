@@ -179,6 +179,9 @@ def test_password_sign_in_of_an_admin_needs_totp_enrolment_then_a_code(
         assert "/login/second-factor/setup" in page.url
         assert "Kijk in je mail" in page.inner_text("main")
         assert page.locator(".qr svg").count() == 0
+        with page.expect_navigation():
+            page.click("text=Stuur me een link")
+        assert "We hebben een link gestuurd" in page.inner_text("main")
         with app.app_context():
             mail = db.session.scalars(select(OutboxMessage).where(OutboxMessage.to_address == email)).one()
             link = re.search(r"http://\S+?(/account/link/\S+)", mail.body).group(1)

@@ -45,11 +45,19 @@ def _open_link(client: Any, path: str) -> Any:
     return client.post(path, data={"csrf_token": _csrf(client, path)})
 
 
+def _ask_for_link(client: Any) -> str:
+    """Press "Send me a link" on the set-up page; the page shown afterwards."""
+    page = client.get("/login/second-factor/setup").get_data(as_text=True)
+    assert "Check your mail" in page and "totp-secret" not in page
+    sent = client.post("/login/second-factor/setup/mail", data={"csrf_token": CSRF_RE.search(page).group(1)})
+    assert sent.status_code == 302 and sent.headers["Location"].endswith("/login/second-factor/setup")
+    return client.get("/login/second-factor/setup").get_data(as_text=True)
+
+
 def _enrol(client: Any, db_session: Any = None, email: str | None = None) -> tuple[str, list[str]]:
     """Set up a second factor; in the middle of a sign-in, through the link mailed to ``email`` first."""
     if email is not None:
-        asked = client.get("/login/second-factor/setup").get_data(as_text=True)
-        assert "Check your mail" in asked and "totp-secret" not in asked
+        _ask_for_link(client)
         assert _open_link(client, _set_up_link(db_session, email)).headers["Location"].endswith(
             "/login/second-factor/setup")
     page = client.get("/login/second-factor/setup").get_data(as_text=True)
@@ -152,9 +160,13 @@ def test_a_password_alone_never_sets_up_a_first_second_factor(app, client, auth,
     page = asked.get_data(as_text=True)
     assert "Check your mail" in page and admin.email in page
     assert "totp-secret" not in page and "<svg" not in page
+    # Opening (or prefetching, or reloading) the page sends nothing: only the button does.
+    client.get("/login/second-factor/setup")
+    assert db_session.scalars(select(OutboxMessage).where(OutboxMessage.to_address == admin.email)).all() == []
+    assert "We sent a link" in _ask_for_link(client)
     # Posting a code straight away changes nothing either.
     client.post("/login/second-factor/setup", data={"code": "123456", "csrf_token": CSRF_RE.search(page).group(1)})
-    client.get("/login/second-factor/setup")  # a reload within minutes sends no second mail
+    _ask_for_link(client)  # pressed again within minutes: no second mail
     db_session.expire_all()
     assert db_session.get(User, admin.id).totp_secret_sealed is None
     links = db_session.scalars(select(AccountLink).where(AccountLink.user_id == admin.id)).all()
@@ -167,7 +179,7 @@ def test_the_set_up_link_is_opened_with_a_button_works_once_and_only_for_its_use
         app, client, auth, db_session) -> None:
     admin, other = _staff(app, db_session, "admin", "pr")
     auth.login(admin.email)
-    client.get("/login/second-factor/setup")
+    _ask_for_link(client)
     link = _set_up_link(db_session, admin.email)
     # A mail scanner that follows the link does not use it up.
     assert client.get(link).status_code == 200 and client.get(link).status_code == 200
@@ -191,7 +203,7 @@ def test_the_set_up_link_leads_to_enrolment_and_cannot_set_a_password(app, clien
     [admin] = _staff(app, db_session, "admin")
     before = admin.password_hash
     auth.login(admin.email)
-    client.get("/login/second-factor/setup")
+    _ask_for_link(client)
     link = _set_up_link(db_session, admin.email)
     opened = client.post(link, data={"password": "an-attackers-password-1", "repeat": "an-attackers-password-1",
                                      "csrf_token": _csrf(client, link)})
