@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, flash, jsonify, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -24,6 +24,7 @@ from consentflow.photos.storage import storage_from_config
 from consentflow.publish import video as video_service
 from consentflow.publish.video import set_keep_audio
 from consentflow.review.forms import VersionedForm
+from consentflow.videos.streaming import stored_video_response
 
 bp = Blueprint("videos", __name__, url_prefix="/videos")
 
@@ -111,9 +112,8 @@ def preview(photo_id: int, channel: str) -> Any:
     state, key, _percent = _preview_state(found, channel)
     if state != "ready":
         abort(404)
-    response = Response(storage_from_config(current_app.config).read(key), mimetype="video/mp4")
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return stored_video_response(storage_from_config(current_app.config), key,
+                                 cache_control="private, no-store")
 
 
 @bp.route("/publication/<int:publication_id>.mp4")
@@ -126,6 +126,4 @@ def published(publication_id: int) -> Any:
     storage = storage_from_config(current_app.config)
     if not pub.derivative_key or not storage.exists(pub.derivative_key):
         abort(404)
-    response = Response(storage.read(pub.derivative_key), mimetype="video/mp4")
-    response.headers["Cache-Control"] = "private, max-age=3600"
-    return response
+    return stored_video_response(storage, pub.derivative_key, cache_control="private, max-age=3600")

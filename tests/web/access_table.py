@@ -127,6 +127,7 @@ ACCESS: dict[str, Rule] = {
     "signin.oidc_callback": sign_in_step(),
     "signin.second_factor": sign_in_step(),
     "signin.enrol": sign_in_step(),
+    "signin.send_enrol_link": sign_in_step(),
     "signin.account_link": sign_in_step(),
     "signin.account_link_school": sign_in_step(),
     # --- consent links (the token is the authority) --------------------------
