@@ -15,9 +15,7 @@ recall on the annotated set, false positives, the 216-face group photo's
 recall, its detection time (best of --rounds) and prepare + detect as a
 multiple of a full decode of that photo (the issue's target: <= 10x).
 
-Needs the ``onnx`` package, which consentflow does not depend on:
-    uv run --with onnx python bench/quantized.py [--rounds 4]
-Run on a quiet machine.
+Run on a quiet machine: uv run --frozen python bench/quantized.py [--rounds 4]
 """
 
 from __future__ import annotations
