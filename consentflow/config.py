@@ -121,14 +121,31 @@ def default_config(instance_path: str) -> dict[str, Any]:
     }
 
 
-def _coerce(raw: str, current: Any) -> Any:
-    """Interpret an environment string with the type of the current value."""
-    if isinstance(current, bool):
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
-    if isinstance(current, int):
-        return int(raw)
-    if isinstance(current, float):
-        return float(raw)
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _coerce(name: str, raw: str, current: Any) -> Any:
+    """Interpret an environment string with the type of the setting's default.
+
+    Not Flask's ``from_prefixed_env``: it reads values as JSON, so ``off``
+    would stay the (true) string "off" and a list would need JSON brackets
+    in a systemd unit. Typed by the default, a value that does not fit is
+    refused at start-up with the setting's name instead of misread.
+    """
+    value = raw.strip()
+    try:
+        if isinstance(current, bool):
+            if value.lower() not in _TRUE | _FALSE:
+                raise ValueError(value)
+            return value.lower() in _TRUE
+        if isinstance(current, int):
+            return int(value)
+        if isinstance(current, float):
+            return float(value)
+    except ValueError:
+        kind = "on/off" if isinstance(current, bool) else "a number"
+        raise ConfigError(f"CONSENTFLOW_{name} must be {kind}, not {raw!r}.") from None
     if isinstance(current, list):
         return [part.strip() for part in raw.split(",") if part.strip()]
     return raw
@@ -142,7 +159,7 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     for key, raw in os.environ.items():
         if key.startswith(prefix) and key != "CONSENTFLOW_INSTANCE_PATH":
             name = key[len(prefix):]
-            app.config[name] = _coerce(raw, app.config.get(name))
+            app.config[name] = _coerce(name, raw, app.config.get(name))
     if overrides:
         app.config.update(overrides)
     _check(app)
