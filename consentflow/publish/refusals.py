@@ -32,7 +32,8 @@ REFUSAL_TEXT = {
                                "decrypted, so the check cannot be completed. Ask the administrator "
                                "to check the face key; the approval still stands."),
     "video_leak": _l("Not published: the check on the redacted video still found a face of "
-                     "someone who must be blurred. The track and the time are listed below."),
+                     "someone who must be blurred. The track and the time are listed below, "
+                     "each with its remedy."),
     "failed": _l("Not published: the publication could not be completed. Try again; if it "
                  "happens again, tell the administrator."),
 }
@@ -71,16 +72,19 @@ def _leak_text(leak: dict[str, Any], number: int | None, names: dict[int, str]) 
 
 
 def _remedies(leak: dict[str, Any], current: str | None, not_face: bool) -> list[str]:
-    """Which remedies apply: stronger redaction, redraw/undo, add the face; block always."""
-    if leak.get("time") is not None:
-        # A video's boxes come from its tracks: blocking (or rejecting) is what is left.
-        return ["undo_not_face", "block"] if not_face else ["block"]
+    """Which remedies apply: stronger redaction, redraw/undo, add the face; block always.
+
+    A video's faces are its tracks: a track can be redacted more strongly on
+    every frame, but a box cannot be drawn by hand there, so a leak that no
+    track covers leaves blocking.
+    """
+    video = leak.get("time") is not None
     if leak.get("face_id") is None:
-        return ["add_face", "block"]
+        return ["block"] if video else ["add_face", "block"]
     if not_face:
         return ["undo_not_face", "block"]
     stronger = [m for m in ("wide", "solid") if m != current]
-    return [*stronger, "redraw", "block"]
+    return [*stronger, "block"] if video else [*stronger, "redraw", "block"]
 
 
 def refusal_panels(session: Session, photo: Photo) -> list[dict[str, Any]]:

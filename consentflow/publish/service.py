@@ -10,7 +10,7 @@ if it still recognises anyone who was blurred, nothing is published.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -259,7 +259,7 @@ def _references(session: Session, person_ids: set[int], cipher: Any) -> list[tup
 
 
 def _snapshot(session: Session, decisions: Sequence[ChannelDecision],
-              how: dict[int, str]) -> list[dict[str, Any]]:
+              how: Mapping[int, str]) -> list[dict[str, Any]]:
     names = people_names(session, [d.resolved.person_id for d in decisions if d.resolved.person_id])
     entries = []
     for d in decisions:

@@ -39,6 +39,8 @@ from consentflow.models import Face, Photo, PhotoPurpose, Publication
 from consentflow.photos.boxes import Box
 from consentflow.photos.storage import Storage, content_key
 from consentflow.photos.video import clock, load_track_boxes, local_copy, video_tracks
+from consentflow.publish.redact import Redaction
+from consentflow.publish.redaction import redaction_choices
 from consentflow.publish.service import (
     ClaimLost,
     PublicationRefused,
@@ -84,6 +86,8 @@ class VideoPlan:
     storage_key: str
     decisions: tuple[ChannelDecision, ...]
     blur: dict[int, list[Box]]
+    how: dict[Box, Redaction]
+    redactions: dict[int, Redaction]  # face id -> the reviewer's stronger redaction
     blurred_tracks: tuple[Track, ...]
     references: tuple[tuple[int, Any], ...]
     track_numbers: dict[int, int]
@@ -104,15 +108,31 @@ def _blurred_track(face: Face, track_number: int, fps: float, boxes: dict[int, B
     return Track(id=track_number, fps=fps, boxes=boxes, detections=(), encodings=encodings)
 
 
+@dataclass(frozen=True)
+class BlurPlan:
+    """Frame -> boxes to blur, how strongly, the blurred tracks (for the check) and who they may be."""
+
+    blur: dict[int, list[Box]]
+    how: dict[Box, Redaction]
+    redactions: dict[int, Redaction]  # face id -> the reviewer's stronger redaction
+    blurred: list[Track]
+    maybe_people: set[int]
+
+
 def blur_plan(session: Session, storage: Storage, decisions: Sequence[ChannelDecision],
-              cipher: Any = None) -> tuple[dict[int, list[Box]], list[Track], set[int]]:
-    """Frame -> boxes to blur, the blurred tracks (for the check) and who they may be.
+              cipher: Any = None) -> BlurPlan:
+    """What a render of these decisions blurs.
 
     Every track whose decision is not "show" is blurred on every frame it
-    covers; a blurred face without stored frames stops everything.
+    covers, with the reviewer's stronger redaction for its face if one was
+    chosen (as for a photo); a blurred face without stored frames stops
+    everything.
     """
-    tracks = video_tracks(session, decisions[0].resolved.face.photo_id) if decisions else {}
+    photo_id = decisions[0].resolved.face.photo_id if decisions else None
+    tracks = video_tracks(session, photo_id) if photo_id is not None else {}
+    chosen = redaction_choices(session, photo_id, [d.resolved for d in decisions]) if photo_id else {}
     blur: dict[int, list[Box]] = {}
+    how: dict[Box, Redaction] = {}
     blurred: list[Track] = []
     maybe_people: set[int] = set()
     for d in decisions:
@@ -127,13 +147,16 @@ def blur_plan(session: Session, storage: Storage, decisions: Sequence[ChannelDec
         if not boxes:
             raise InvalidState("The positions of a face in this video are missing; process "
                                "the video again before publishing it.")
+        mode = chosen.get(d.resolved.face.id)
         for frame, box in boxes.items():
             blur.setdefault(frame, []).append(box)
+            if mode is not None:
+                how[box] = mode
         blurred.append(_blurred_track(d.resolved.face, track.number, track.fps, boxes, cipher))
         r = d.resolved
         maybe_people.update(p for p in (r.person_id, r.suggested_person_id,
                                         *(c.get("person_id") for c in r.candidates)) if p)
-    return blur, blurred, maybe_people
+    return BlurPlan(blur, how, chosen, blurred, maybe_people)
 
 
 def preview_key(session: Session, photo: Photo, channel: str, now: datetime) -> tuple[str, bool]:
@@ -149,7 +172,9 @@ def preview_key(session: Session, photo: Photo, channel: str, now: datetime) -> 
     tracks = video_tracks(session, photo.id)
     blurred = sorted(tracks[d.resolved.face.id].id for d in decisions
                      if d.decision != "show" and d.resolved.face.id in tracks)
-    digest = hashlib.sha256(json.dumps([channel, audio, blurred, len(decisions)]).encode())
+    chosen = redaction_choices(session, photo.id, [d.resolved for d in decisions])
+    modes = sorted((tracks[face_id].id, mode) for face_id, mode in chosen.items() if face_id in tracks)
+    digest = hashlib.sha256(json.dumps([channel, audio, blurred, len(decisions), modes]).encode())
     return f"{derived_prefix(photo)}preview_{digest.hexdigest()[:16]}.mp4", audio
 
 
@@ -171,6 +196,7 @@ class PreviewPlan:
     key: str
     source_key: str
     blur: dict[int, list[Box]]
+    how: dict[Box, Redaction]
     audio: bool
 
 
@@ -182,8 +208,8 @@ def plan_preview(session: Session, *, school_id: int, photo_id: int, channel: st
         raise InvalidState("The original of this photo no longer exists.")
     key, audio = preview_key(session, photo, channel, now)
     decisions = decide_channels(session, resolve_faces(session, photo.id), [channel], now.date())[channel]
-    blur, _, _ = blur_plan(session, storage, decisions)
-    return PreviewPlan(key, photo.storage_key, blur, audio)
+    planned = blur_plan(session, storage, decisions)
+    return PreviewPlan(key, photo.storage_key, planned.blur, planned.how, audio)
 
 
 def render_preview(plan: PreviewPlan, storage: Storage,
@@ -197,7 +223,8 @@ def render_preview(plan: PreviewPlan, storage: Storage,
         total = max(1, round((info.duration or 0) * info.fps))
         dest = os.path.join(folder, "preview.mp4")
         render_video(source, dest, info, plan.blur, keep_audio=plan.audio,
-                     progress=(lambda done: progress(done, total)) if progress else None)
+                     progress=(lambda done: progress(done, total)) if progress else None,
+                     how=plan.how)
         with open(dest, "rb") as handle:
             storage.put_at(plan.key, handle.read())
     return plan.key
@@ -210,16 +237,18 @@ def prepare_video(session: Session, *, actor: Actor, school_id: int, photo_id: i
     photo = get_photo(session, school_id, photo_id)
     pp, _resolved, decisions = recheck_at_publication(session, actor=actor, photo=photo,
                                                       channel=channel, medium="video", now=now)
-    blur, blurred, maybe_people = blur_plan(session, storage, decisions, cipher)
+    planned = blur_plan(session, storage, decisions, cipher)
     tracks = video_tracks(session, photo.id)
     try:
-        references = _references(session, maybe_people, cipher)
+        references = _references(session, planned.maybe_people, cipher)
     except KeyError as err:
         raise _refuse_in_place(session, actor, photo, pp, str(err.args[0]), now) from err
     assert photo.storage_key is not None  # recheck_at_publication refused a missing original
     return VideoPlan(
         photo_id=photo.id, channel=channel, version=photo.version, storage_key=photo.storage_key,
-        decisions=tuple(decisions), blur=blur, blurred_tracks=tuple(blurred),
+        decisions=tuple(decisions), blur=planned.blur, how=planned.how,
+        redactions=planned.redactions,
+        blurred_tracks=tuple(planned.blurred),
         references=tuple(references),
         track_numbers={t.face_id: t.number for t in tracks.values()},
         track_times={t.face_id: (t.first_time, t.last_time) for t in tracks.values()},
@@ -249,7 +278,7 @@ def render_and_check(plan: VideoPlan, source: str, dest: str, settings: VideoSet
             progress(total // 2 + done, total)
 
     rendered = render_video(source, dest, info, plan.blur, keep_audio=plan.audio, limits=limits,
-                            progress=rendered_frames)
+                            progress=rendered_frames, how=plan.how)
     people = ReferenceIndex(list(plan.references)) if plan.references else None
     check = verify_video(dest, plan.blurred_tracks, settings.engine, tolerance,
                          step=settings.verify_step, blurred_people=people, limits=limits,
@@ -301,7 +330,7 @@ def record_video_publication(
     check_version(session, photo, plan.version)
     data = result.rendered.path.read_bytes()
     key = storage.put_at(content_key(data, "deriv"), data)
-    snapshot = _snapshot(session, list(plan.decisions), {})
+    snapshot = _snapshot(session, list(plan.decisions), plan.redactions)
     for entry in snapshot:
         start, end = plan.track_times.get(entry["face_id"], (0.0, 0.0))
         entry["track"] = plan.track_numbers.get(entry["face_id"])

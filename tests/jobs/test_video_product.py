@@ -12,6 +12,8 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -33,9 +35,13 @@ from consentflow.photos.storage import storage_from_config
 from consentflow.photos.video import local_copy
 from consentflow.privacy.service import erase_person, remaining_encodings, subject_access_data
 from consentflow.publish.background import request_publication
+from consentflow.publish.redact import SOLID_FILL, head_region
+from consentflow.publish.redaction import set_face_redaction
+from consentflow.publish.refusals import refusal_panels
 from consentflow.publish.service import PublicationRefused, approve_purpose
 from consentflow.publish.video import (
     prepare_video,
+    preview_key,
     record_video_publication,
     render_and_check,
     set_keep_audio,
@@ -268,3 +274,50 @@ def test_a_render_that_leaves_a_face_recognisable_is_refused_naming_track_and_ti
     assert photo(db_session, video.id).state == "needs_review"
     assert db_session.scalars(select(Publication)).all() == []
     assert db_session.scalar(select(AuditEvent.id).where(AuditEvent.action == "video.leak"))
+    # The refusal offers the track's face the stronger redactions (no hand-drawn box on a video).
+    biden_face = next(t.face_id for t in _tracks(db_session, video.id) if t.number == biden_track)
+    with app.test_request_context():
+        [panel] = refusal_panels(db_session, photo(db_session, video.id))
+    remedies = {leak["face_id"]: leak["remedies"] for leak in panel["leaks"]}
+    assert remedies[biden_face] == ["wide", "solid", "block"]
+
+
+def test_a_track_covered_with_a_solid_block_is_grey_on_every_frame_it_covers(
+        app, db_session, clip_bytes, tmp_path: Path):
+    """The remedy for a refused video: the reviewer's stronger redaction applies to the whole track."""
+    w, video = _world(db_session, app, clip_bytes, biden_video=False)
+    now = utcnow()
+    for face in db_session.scalars(select(Face).where(Face.photo_id == video.id)):
+        record_review(db_session, actor=w.actor, school_id=w.school.id, face_id=face.id,
+                      kind="confirm", expected_version=None, now=now - timedelta(hours=2))
+    approve_purpose(db_session, actor=w.actor, school_id=w.school.id, photo_id=video.id,
+                    channel=WEB, expected_version=None, now=now - timedelta(hours=1))
+    biden = next(t for t in _tracks(db_session, video.id) if t.face.matched_person_id == w.biden.id)
+    before, _audio = preview_key(db_session, photo(db_session, video.id), WEB, now)
+    set_face_redaction(db_session, actor=w.actor, school_id=w.school.id, face_id=biden.face_id,
+                       mode="solid", now=now)
+    after, _audio = preview_key(db_session, photo(db_session, video.id), WEB, now)
+    assert after != before  # the preview shows the new choice, not an older render
+    storage = storage_from_config(app.config)
+    plan = prepare_video(db_session, actor=w.actor, school_id=w.school.id, photo_id=video.id,
+                         channel=WEB, storage=storage, now=now, cipher=cipher_from_config(app.config))
+    biden_boxes = {frame: box for frame, boxes in plan.blur.items() for box in boxes
+                   if plan.how.get(box) == "solid"}
+    assert len(biden_boxes) == biden.last_frame - biden.first_frame + 1
+    out = tmp_path / "out.mp4"
+    with local_copy(storage, plan.storage_key) as source:
+        result = render_and_check(plan, source, str(out), VideoSettings(), MatchThresholds.defaults().loose)
+    assert result.check.passed
+    with av.open(str(out)) as container:
+        for index, frame in enumerate(container.decode(video=0)):
+            box = biden_boxes[index]
+            pixels = frame.to_ndarray(format="rgb24")
+            region = head_region(box, pixels.shape[1], pixels.shape[0], "solid")
+            inner = pixels[region.top + 4:region.bottom - 4, region.left + 4:region.right - 4]
+            # H.264 moves a flat grey by a few levels (more where its colour blocks meet the edge).
+            off = np.abs(inner.astype(int) - np.array(SOLID_FILL)).max(axis=2)
+            assert (off <= 6).mean() >= 0.98, index
+    publication = record_video_publication(db_session, actor=w.actor, school_id=w.school.id, plan=plan,
+                                           result=result, storage=storage, now=utcnow())
+    redactions = {e["face_id"]: e["redaction"] for e in publication.snapshot}
+    assert redactions[biden.face_id] == "solid"  # the publication record says how the track was hidden
