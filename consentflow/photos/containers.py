@@ -267,12 +267,19 @@ def _zip_directory_at_end(data: bytes) -> bool:
     return False
 
 
-def check_video_edges(data: bytes) -> None:
+# What check_video_edges needs of a file: its first EDGE_HEAD and last EDGE_TAIL bytes
+# (a ZIP end record with the longest comment fits in the tail).
+EDGE_HEAD = 65_536
+EDGE_TAIL = 65_535 + 22
+
+
+def check_video_edges(head: bytes, tail: bytes) -> None:
     """A video is not decoded or walked sample by sample: markup is searched where browsers
     sniff and where appended payloads sit (the first and last 64 KB), and a ZIP directory
-    that ends the file is refused."""
+    that ends the file is refused. ``head`` and ``tail`` are the file's first and last
+    bytes (they overlap for a small file)."""
     window = 65_536
-    if _MARKUP.search(data[:window]) or _MARKUP.search(data[-window:]):
+    if _MARKUP.search(head[:window]) or _MARKUP.search(tail[-window:]):
         raise ContainerProblem("markup found in the file", "polyglot")
-    if _zip_directory_at_end(data):
+    if _zip_directory_at_end(tail):
         raise ContainerProblem("ZIP directory at the end of the file", "polyglot")

@@ -21,16 +21,23 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
 import warnings
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import BinaryIO, ClassVar
 
 import numpy as np
 import pillow_heif
 from PIL import Image, ImageDraw, ImageFile, UnidentifiedImageError
 
-from consentflow.photos.containers import ContainerProblem, check_single_image, check_video_edges
+from consentflow.photos.containers import (
+    EDGE_HEAD,
+    EDGE_TAIL,
+    ContainerProblem,
+    check_single_image,
+    check_video_edges,
+)
 
 pillow_heif.register_heif_opener()
 
@@ -312,28 +319,39 @@ def video_container(head: bytes) -> str | None:
     return None
 
 
-def _mp4_media_type(data: bytes) -> str:
-    """Walk the top-level boxes: they must tile the file exactly and include a movie box."""
+def _read_at(handle: BinaryIO, pos: int, length: int) -> bytes:
+    handle.seek(pos)
+    return handle.read(length)
+
+
+def _mp4_media_type(handle: BinaryIO, size: int) -> str:
+    """Walk the top-level boxes: they must tile the file exactly and include a movie box.
+
+    Only each box's header is read (the file is sought past its body), so a
+    large video is walked without being held in memory.
+    """
     pos, kinds = 0, []
-    while pos < len(data):
-        if pos + 8 > len(data):
+    while pos < size:
+        header_bytes = _read_at(handle, pos, 16)
+        if len(header_bytes) < 8:
             raise ImageRejected("video_damaged", "truncated box header")
-        size = int.from_bytes(data[pos:pos + 4], "big")
-        kind = data[pos + 4:pos + 8]
+        box_size = int.from_bytes(header_bytes[0:4], "big")
+        kind = header_bytes[4:8]
         header = 8
-        if size == 1:  # 64-bit size follows
-            if pos + 16 > len(data):
+        if box_size == 1:  # 64-bit size follows
+            if len(header_bytes) < 16:
                 raise ImageRejected("video_damaged", "truncated large box header")
-            size, header = int.from_bytes(data[pos + 8:pos + 16], "big"), 16
-        elif size == 0:  # the last box runs to the end of the file
-            size = len(data) - pos
-        if not _BOX_TYPE.match(kind) or size < header or pos + size > len(data):
+            box_size, header = int.from_bytes(header_bytes[8:16], "big"), 16
+        elif box_size == 0:  # the last box runs to the end of the file
+            box_size = size - pos
+        if not _BOX_TYPE.match(kind) or box_size < header or pos + box_size > size:
             raise ImageRejected("video_damaged", f"bad box at offset {pos}")
         kinds.append(kind)
-        pos += size
+        pos += box_size
+    brand = _read_at(handle, 8, 4)
     if not kinds or kinds[0] != b"ftyp" or b"moov" not in kinds and b"moof" not in kinds:
         raise ImageRejected("video_damaged", "no movie box")
-    return _MP4_BRANDS[data[8:12]]
+    return _MP4_BRANDS[brand]
 
 
 def _vint(data: bytes, pos: int) -> tuple[int, int]:
@@ -373,30 +391,52 @@ def _mkv_media_type(data: bytes) -> str:
     return _EBML_DOCTYPES[doctype]
 
 
-def _avi_media_type(data: bytes) -> str:
-    riff_size = int.from_bytes(data[4:8], "little")
-    if 8 + riff_size > len(data) or riff_size < 12 or data[12:16] != b"LIST":
+def _avi_media_type(head: bytes, size: int) -> str:
+    riff_size = int.from_bytes(head[4:8], "little")
+    if 8 + riff_size > size or riff_size < 12 or head[12:16] != b"LIST":
         raise ImageRejected("video_damaged", "bad RIFF/AVI structure")
     return "video/x-msvideo"
 
 
-def validate_video(data: bytes, limits: Limits = Limits()) -> ValidatedVideo:
-    """Check a video's container structure and byte limit, or raise ``ImageRejected``."""
-    if not data:
+# The EBML header of a WebM/MKV is at most 4 KB (checked) plus its id and size.
+_VIDEO_HEAD = max(EDGE_HEAD, 4096 + 64)
+
+
+def validate_video(source: bytes | BinaryIO, limits: Limits = Limits()) -> ValidatedVideo:
+    """Check a video's container structure and byte limit, or raise ``ImageRejected``.
+
+    ``source`` is the file's bytes or a seekable file (an upload spooled to
+    disk): only headers and the first and last 64 KB are read, and the hash
+    is taken block by block, so a video of hundreds of MB is never held in
+    memory whole. A file is left at its start.
+    """
+    handle: BinaryIO = io.BytesIO(source) if isinstance(source, bytes) else source
+    size = handle.seek(0, os.SEEK_END)
+    if size == 0:
         raise ImageRejected("empty")
-    container = video_container(data[:16])
+    head = _read_at(handle, 0, _VIDEO_HEAD)
+    container = video_container(head[:16])
     if container is None:
         raise ImageRejected("not_an_image", "no known video container")
-    if len(data) > limits.max_video_bytes:
-        raise ImageRejected("video_too_large", f"{len(data)} bytes")
-    media_type = {"MP4": _mp4_media_type, "MKV": _mkv_media_type,
-                  "AVI": _avi_media_type}[container](data)
+    if size > limits.max_video_bytes:
+        raise ImageRejected("video_too_large", f"{size} bytes")
+    if container == "MP4":
+        media_type = _mp4_media_type(handle, size)
+    elif container == "MKV":
+        media_type = _mkv_media_type(head)
+    else:
+        media_type = _avi_media_type(head, size)
     try:
-        check_video_edges(data)
+        check_video_edges(head, _read_at(handle, max(0, size - EDGE_TAIL), EDGE_TAIL))
     except ContainerProblem as err:
         raise ImageRejected(err.code, str(err)) from err
+    handle.seek(0)
+    digest = hashlib.sha256()
+    for block in iter(lambda: handle.read(1 << 20), b""):
+        digest.update(block)
+    handle.seek(0)
     return ValidatedVideo(format=container, media_type=media_type,
-                          sha256=hashlib.sha256(data).hexdigest(), byte_size=len(data))
+                          sha256=digest.hexdigest(), byte_size=size)
 
 
 def is_video_type(media_type: str) -> bool:

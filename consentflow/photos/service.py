@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -113,8 +113,9 @@ def clean_name(filename: str) -> str:
 
 
 def upload_photo(
-    session: Session, storage: Storage, actor: Actor, album: Album, filename: str, data: bytes,
-    *, limits: Limits = Limits(), now: datetime, roles: Iterable[str] | None = None,
+    session: Session, storage: Storage, actor: Actor, album: Album, filename: str,
+    data: bytes | BinaryIO, *, limits: Limits = Limits(), now: datetime,
+    roles: Iterable[str] | None = None,
 ) -> UploadResult:
     """Store a decoded-and-validated image once per album; anything else is refused with a reason.
 
@@ -122,15 +123,22 @@ def upload_photo(
     (``roles`` are theirs; ``None`` is the system: CLI, demo).
 
     A video (recognised by its container, not its name) is stored and
-    queued the same way; the worker follows its faces through time.
+    queued the same way; the worker follows its faces through time. It may
+    come as a seekable file (see ``uploads.read_upload``): it is checked and
+    stored from there, never read into memory whole.
     """
     name = clean_name(filename)
     info: ValidatedImage | ValidatedVideo
     try:
-        if video_container(data[:16]) is not None:
-            info = validate_video(data, limits)
-        else:
+        if not isinstance(data, bytes):
+            data.seek(0)
+            if video_container(data.read(16)) is None:
+                data.seek(0)  # an image is decoded from bytes: read up to its limit
+                data = data.read(limits.max_bytes + 1)
+        if isinstance(data, bytes) and video_container(data[:16]) is None:
             info = validate_image(data, limits)
+        else:
+            info = validate_video(data, limits)
     except ImageRejected as err:
         return UploadResult(name, "rejected", code=err.code, message=err.message)
     video = isinstance(info, ValidatedVideo)
@@ -147,7 +155,10 @@ def upload_photo(
     visible = elsewhere if roles is None else tuple(
         other.id for other in session.scalars(select(Album).where(Album.id.in_(elsewhere)))
         if may_see_album(other, actor.id, set(roles)))
-    key = storage.put(data)
+    if isinstance(data, bytes):
+        key = storage.put(data)
+    else:
+        key = storage.put_file(data, info.sha256)
     photo = Photo(school_id=album.school_id, album_id=album.id, sha256=info.sha256,
                   storage_key=key, original_filename=name, media_type=info.media_type,
                   width=width, height=height, byte_size=info.byte_size,

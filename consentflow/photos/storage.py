@@ -21,6 +21,7 @@ _KEY_RE = re.compile(r"^[a-z0-9_]+(/[a-z0-9_.-]+)+$")
 
 class Storage(Protocol):
     def put(self, data: bytes) -> str: ...
+    def put_file(self, handle: BinaryIO, sha256: str) -> str: ...
     def put_at(self, key: str, data: bytes) -> str: ...
     def open(self, key: str) -> BinaryIO: ...
     def read(self, key: str) -> bytes: ...
@@ -30,8 +31,12 @@ class Storage(Protocol):
 
 
 def content_key(data: bytes, prefix: str = "orig") -> str:
-    digest = hashlib.sha256(data).hexdigest()
-    return f"{prefix}/{digest[:2]}/{digest[2:4]}/{digest}"
+    return content_key_of(hashlib.sha256(data).hexdigest(), prefix)
+
+
+def content_key_of(sha256: str, prefix: str = "orig") -> str:
+    """The key of content whose sha256 (hex) is known."""
+    return f"{prefix}/{sha256[:2]}/{sha256[2:4]}/{sha256}"
 
 
 class LocalStorage:
@@ -52,6 +57,34 @@ class LocalStorage:
         key = content_key(data)
         if not self.exists(key):
             self.put_at(key, data)
+        return key
+
+    def put_file(self, handle: BinaryIO, sha256: str) -> str:
+        """Store an open file whose sha256 the caller has taken, copied in blocks (a large video).
+
+        The copy is hashed again on the way: a file that changed since it
+        was checked is refused rather than stored under the wrong key.
+        """
+        key = content_key_of(sha256)
+        if self.exists(key):
+            return key
+        path = self._path(key)
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+        digest = hashlib.sha256()
+        try:
+            with os.fdopen(fd, "wb") as out:
+                handle.seek(0)
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+                    out.write(block)
+            if digest.hexdigest() != sha256:
+                raise ValueError("the file changed while it was stored")
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
         return key
 
     def put_at(self, key: str, data: bytes) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Mapping
-from typing import IO, Any
+from typing import IO, Any, BinaryIO, cast
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -32,13 +32,19 @@ def upload_limits(config: Mapping[str, Any]) -> Limits:
                   float(config["UPLOAD_MAX_ASPECT"]))
 
 
-def read_upload(stream: IO[bytes], limits: Limits) -> bytes:
-    """The file, read one byte past its limit: enough to refuse, never the whole oversized file.
+def read_upload(stream: IO[bytes], limits: Limits) -> bytes | BinaryIO:
+    """What the service checks: an image's bytes, or a video's file.
 
-    The first bytes choose the limit: a video container may be larger than an
-    image (the service checks the container properly; this only sizes the read).
+    An image is read one byte past its limit: enough to refuse, never the
+    whole oversized file. A video stays in the file the upload was spooled
+    to (Werkzeug keeps every larger upload on disk): a school's 500 MB
+    recording must not sit in a web process's memory. A stream that cannot
+    seek is read like an image, up to the video limit.
     """
     head = stream.read(16)
+    if video_container(head) and stream.seekable():
+        stream.seek(0)
+        return cast(BinaryIO, stream)
     limit = limits.max_video_bytes if video_container(head) else limits.max_bytes
     return bytes(head + stream.read(max(0, limit + 1 - len(head))))
 

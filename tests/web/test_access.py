@@ -113,7 +113,7 @@ PUBLIC_ENDPOINTS = {
     # Signing in: before there is a session (school account, second factor during
     # login, forgotten password, invitation links); the account pages have roles.
     "signin.school_login", "signin.oidc_start", "signin.oidc_callback", "signin.second_factor",
-    "signin.enrol", "signin.forgot", "signin.account_link", "signin.account_link_school",
+    "signin.enrol", "signin.send_enrol_link", "signin.forgot", "signin.account_link", "signin.account_link_school",
 }
 ADMIN_ENDPOINT_PREFIXES = ("admin.", "person.", "guardian.", "consentform.", "consentrecord.",
                            "user.", "school.", "auditevent.", "signin_provider.")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
+import tracemalloc
 
 import pytest
 from PIL import Image
@@ -16,6 +18,7 @@ from consentflow.jobs import get_queue
 from consentflow.models import AuditEvent, Face, Photo, PhotoPurpose, Publication
 from consentflow.photos.service import photos_to_reprocess
 from consentflow.photos.storage import LocalStorage
+from consentflow.photos.uploads import receive_upload, upload_limits
 from consentflow.publish.service import preview_derivative, publish_photo
 from tests import factories
 from tests.jobs.photo_helpers import face_bytes, run_jobs
@@ -144,3 +147,33 @@ def test_review_image_route_does_not_decode_a_video(client, auth, db_session, pr
     _school, _user, album = pr_album
     result = _upload(client, auth, album.id, [("clip.mp4", mp4())]).get_json()["results"][0]
     assert client.get(f"/review/photo/{result['photo_id']}/image").status_code == 404
+
+
+def test_a_large_video_is_checked_and_stored_from_its_file_not_held_in_memory(
+        app, db_session, pr_album, tmp_path) -> None:
+    """A 64 MB recording passes the upload with a few MB of memory: its file is walked, hashed and
+    copied in blocks (reading it whole, as before, costs its full size)."""
+    school, user, album = pr_album
+    head = mp4(payload=b"")
+    size = 64 * 1024 * 1024
+    path = tmp_path / "musical.mp4"
+    with path.open("wb") as out:  # ftyp + moov, then one mdat box filling the file
+        out.write(head[:-8] + (size - len(head) + 8).to_bytes(4, "big") + b"mdat")
+        out.truncate(size)
+    storage = LocalStorage(app.config["STORAGE_DIR"])
+    actor = Actor(user.id, user.email)
+    with path.open("rb") as stream:
+        tracemalloc.start()
+        try:
+            result = receive_upload(db_session, storage, actor, album, "musical.mp4", stream,
+                                    upload_limits(app.config))
+            _current, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert result.status == "accepted" and result.video
+    assert peak < 8 * 1024 * 1024, f"{peak / 2**20:.1f} MB held during the upload"
+    stored = db_session.get(Photo, result.photo_id)
+    assert stored.byte_size == size and stored.school_id == school.id
+    with path.open("rb") as original, storage.open(stored.storage_key) as copy:
+        assert hashlib.file_digest(original, "sha256").hexdigest() == stored.sha256
+        assert hashlib.file_digest(copy, "sha256").hexdigest() == stored.sha256
