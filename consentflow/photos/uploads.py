@@ -46,7 +46,15 @@ def read_upload(stream: IO[bytes], limits: Limits) -> bytes | BinaryIO:
         stream.seek(0)
         return cast(BinaryIO, stream)
     limit = limits.max_video_bytes if video_container(head) else limits.max_bytes
-    return bytes(head + stream.read(max(0, limit + 1 - len(head))))
+    chunks, wanted = [head], limit + 1 - len(head)
+    # In blocks: one read of the limit would reserve the whole limit in memory, however small the file.
+    while wanted > 0:
+        block = stream.read(min(wanted, 1 << 20))
+        if not block:
+            break
+        chunks.append(block)
+        wanted -= len(block)
+    return b"".join(chunks)
 
 
 def receive_upload(session: Session, storage: Storage, actor: Actor, album: Album,

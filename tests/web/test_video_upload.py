@@ -177,3 +177,21 @@ def test_a_large_video_is_checked_and_stored_from_its_file_not_held_in_memory(
     with path.open("rb") as original, storage.open(stored.storage_key) as copy:
         assert hashlib.file_digest(original, "sha256").hexdigest() == stored.sha256
         assert hashlib.file_digest(copy, "sha256").hexdigest() == stored.sha256
+
+
+def test_a_small_photo_upload_does_not_reserve_the_upload_limit(app, db_session, pr_album, tmp_path) -> None:
+    """An image is read up to its limit in blocks: one read of the limit reserved 60 MB per file."""
+    _school, user, album = pr_album
+    path = tmp_path / "portrait.jpg"
+    path.write_bytes(face_bytes("obama2.jpg"))
+    storage = LocalStorage(app.config["STORAGE_DIR"])
+    with path.open("rb") as stream:
+        tracemalloc.start()
+        try:
+            result = receive_upload(db_session, storage, Actor(user.id, user.email), album, "portrait.jpg",
+                                    stream, upload_limits(app.config))
+            _current, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert result.status == "accepted" and not result.video
+    assert peak < 20 * 1024 * 1024, f"{peak / 2**20:.1f} MB held during the upload"
