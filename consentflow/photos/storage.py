@@ -14,6 +14,7 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from typing import BinaryIO, Protocol
 
 _KEY_RE = re.compile(r"^[a-z0-9_]+(/[a-z0-9_.-]+)+$")
@@ -68,33 +69,30 @@ class LocalStorage:
         key = content_key_of(sha256)
         if self.exists(key):
             return key
-        path = self._path(key)
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
-        digest = hashlib.sha256()
-        try:
-            with os.fdopen(fd, "wb") as out:
-                handle.seek(0)
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-                    out.write(block)
+
+        def copy(out: BinaryIO) -> None:
+            digest = hashlib.sha256()
+            handle.seek(0)
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+                out.write(block)
             if digest.hexdigest() != sha256:
                 raise ValueError("the file changed while it was stored")
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        return key
+
+        return self._write(key, copy)
 
     def put_at(self, key: str, data: bytes) -> str:
         """Store derived data (thumbnails) under a caller-chosen key."""
+        return self._write(key, lambda out: out.write(data))
+
+    def _write(self, key: str, write: Callable[[BinaryIO], object]) -> str:
+        """Write through a temporary file renamed into place: readers never see half a file."""
         path = self._path(key)
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+            with os.fdopen(fd, "wb") as out:
+                write(out)
             os.replace(tmp, path)
         except BaseException:
             if os.path.exists(tmp):

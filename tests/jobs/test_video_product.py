@@ -98,13 +98,18 @@ def _tracks(db_session, video_id):
                                    .order_by(VideoTrack.number)))
 
 
-def _review_and_publish(app, db_session, w, video, *, keep_audio: bool) -> Publication:
-    now = utcnow()
+def _confirm_and_approve(db_session, w, video, now) -> PhotoPurpose:
+    """Every track's suggestion confirmed two hours ago, the website use approved one hour ago."""
     for face in db_session.scalars(select(Face).where(Face.photo_id == video.id)):
         record_review(db_session, actor=w.actor, school_id=w.school.id, face_id=face.id,
                       kind="confirm", expected_version=None, now=now - timedelta(hours=2))
-    pp = approve_purpose(db_session, actor=w.actor, school_id=w.school.id, photo_id=video.id,
-                         channel=WEB, expected_version=None, now=now - timedelta(hours=1))
+    return approve_purpose(db_session, actor=w.actor, school_id=w.school.id, photo_id=video.id,
+                           channel=WEB, expected_version=None, now=now - timedelta(hours=1))
+
+
+def _review_and_publish(app, db_session, w, video, *, keep_audio: bool) -> Publication:
+    now = utcnow()
+    pp = _confirm_and_approve(db_session, w, video, now)
     assert pp.status == "approved"
     set_keep_audio(db_session, actor=w.actor, school_id=w.school.id, photo_id=video.id,
                    channel=WEB, keep=keep_audio, now=now)
@@ -242,11 +247,7 @@ def test_a_render_that_leaves_a_face_recognisable_is_refused_naming_track_and_ti
     """The check runs on the rendered file: a render without blur is caught and nothing published."""
     w, video = _world(db_session, app, clip_bytes, biden_video=False)
     now = utcnow()
-    for face in db_session.scalars(select(Face).where(Face.photo_id == video.id)):
-        record_review(db_session, actor=w.actor, school_id=w.school.id, face_id=face.id,
-                      kind="confirm", expected_version=None, now=now - timedelta(hours=2))
-    approve_purpose(db_session, actor=w.actor, school_id=w.school.id, photo_id=video.id,
-                    channel=WEB, expected_version=None, now=now - timedelta(hours=1))
+    _confirm_and_approve(db_session, w, video, now)
     storage = storage_from_config(app.config)
     plan = prepare_video(db_session, actor=w.actor, school_id=w.school.id, photo_id=video.id,
                          channel=WEB, storage=storage, now=now,
@@ -287,11 +288,7 @@ def test_a_track_covered_with_a_solid_block_is_grey_on_every_frame_it_covers(
     """The remedy for a refused video: the reviewer's stronger redaction applies to the whole track."""
     w, video = _world(db_session, app, clip_bytes, biden_video=False)
     now = utcnow()
-    for face in db_session.scalars(select(Face).where(Face.photo_id == video.id)):
-        record_review(db_session, actor=w.actor, school_id=w.school.id, face_id=face.id,
-                      kind="confirm", expected_version=None, now=now - timedelta(hours=2))
-    approve_purpose(db_session, actor=w.actor, school_id=w.school.id, photo_id=video.id,
-                    channel=WEB, expected_version=None, now=now - timedelta(hours=1))
+    _confirm_and_approve(db_session, w, video, now)
     biden = next(t for t in _tracks(db_session, video.id) if t.face.matched_person_id == w.biden.id)
     before, _audio = preview_key(db_session, photo(db_session, video.id), WEB, now)
     set_face_redaction(db_session, actor=w.actor, school_id=w.school.id, face_id=biden.face_id,
