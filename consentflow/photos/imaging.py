@@ -324,6 +324,11 @@ def _read_at(handle: BinaryIO, pos: int, length: int) -> bytes:
     return handle.read(length)
 
 
+# A fragmented 10-minute recording in 0.1-s fragments has ~12,000 top-level boxes;
+# a file of millions of empty boxes is built to keep the upload request busy.
+_MP4_MAX_BOXES = 100_000
+
+
 def _mp4_media_type(handle: BinaryIO, size: int) -> str:
     """Walk the top-level boxes: they must tile the file exactly and include a movie box.
 
@@ -332,6 +337,8 @@ def _mp4_media_type(handle: BinaryIO, size: int) -> str:
     """
     pos, kinds = 0, []
     while pos < size:
+        if len(kinds) >= _MP4_MAX_BOXES:
+            raise ImageRejected("video_damaged", "too many top-level boxes")
         header_bytes = _read_at(handle, pos, 16)
         if len(header_bytes) < 8:
             raise ImageRejected("video_damaged", "truncated box header")

@@ -75,7 +75,9 @@ def test_a_renamed_html_page_is_not_a_video_or_an_image() -> None:
     ebml(b"html"),                                   # unknown EBML document type
     ebml()[:ebml().index(b"\x18\x53\x80\x67")],      # no segment after the header
     b"RIFF" + (999_999).to_bytes(4, "little") + b"AVI LIST",  # RIFF size beyond the file
-], ids=["mp4-truncated", "mp4-junk", "mp4-no-moov", "ebml-doctype", "ebml-no-segment", "avi-size"])
+    mp4() + box(b"free", b"") * 120_000,             # a walk made long on purpose
+], ids=["mp4-truncated", "mp4-junk", "mp4-no-moov", "ebml-doctype", "ebml-no-segment", "avi-size",
+        "mp4-box-flood"])
 def test_damaged_or_fake_containers_are_refused(data: bytes) -> None:
     with pytest.raises(ImageRejected) as caught:
         validate_video(data)
