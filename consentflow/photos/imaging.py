@@ -335,7 +335,8 @@ def _mp4_media_type(handle: BinaryIO, size: int) -> str:
     Only each box's header is read (the file is sought past its body), so a
     large video is walked without being held in memory.
     """
-    pos, kinds = 0, []
+    pos = 0
+    kinds: list[bytes] = []
     while pos < size:
         if len(kinds) >= _MP4_MAX_BOXES:
             raise ImageRejected("video_damaged", "too many top-level boxes")
