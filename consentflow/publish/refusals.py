@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consentflow.models import Photo, PhotoPurpose
+from consentflow.photos.imaging import is_video_type
 from consentflow.photos.video import clock
 from consentflow.publish.redaction import redaction_choices
 from consentflow.review.rules import people_names, resolve_faces
@@ -100,6 +101,8 @@ def refusal_panels(session: Session, photo: Photo) -> list[dict[str, Any]]:
     how = redaction_choices(session, photo.id, resolved)
     people = people_names(session, [leak.get("person_id") for pp in rows
                                     for leak in (pp.refusal or {}).get("leaks", []) if leak.get("person_id")])
+    block_label = (_("Block the video for this purpose") if is_video_type(photo.media_type)
+                   else _("Block the photo for this purpose"))
     panels = []
     for pp in rows:
         leaks = []
@@ -117,5 +120,5 @@ def refusal_panels(session: Session, photo: Photo) -> list[dict[str, Any]]:
             })
         code = (pp.refusal or {}).get("code", "failed")
         panels.append({"channel": pp.purpose, "message": str(REFUSAL_TEXT.get(code, REFUSAL_TEXT["failed"])),
-                       "leaks": leaks})
+                       "leaks": leaks, "block_label": block_label})
     return panels

@@ -281,6 +281,7 @@ def test_a_render_that_leaves_a_face_recognisable_is_refused_naming_track_and_ti
         [panel] = refusal_panels(db_session, photo(db_session, video.id))
     remedies = {leak["face_id"]: leak["remedies"] for leak in panel["leaks"]}
     assert remedies[biden_face] == ["wide", "solid", "block"]
+    assert panel["block_label"] == "Block the video for this purpose"
 
 
 def test_a_track_covered_with_a_solid_block_is_grey_on_every_frame_it_covers(
