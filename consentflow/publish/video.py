@@ -39,7 +39,7 @@ from consentflow.models import Face, Photo, PhotoPurpose, Publication
 from consentflow.photos.boxes import Box
 from consentflow.photos.storage import Storage, content_key
 from consentflow.photos.video import clock, load_track_boxes, local_copy, video_tracks
-from consentflow.publish.redact import Redaction
+from consentflow.publish.redact import REDACTIONS, Redaction
 from consentflow.publish.redaction import redaction_choices
 from consentflow.publish.service import (
     ClaimLost,
@@ -150,7 +150,8 @@ def blur_plan(session: Session, storage: Storage, decisions: Sequence[ChannelDec
         mode = chosen.get(d.resolved.face.id)
         for frame, box in boxes.items():
             blur.setdefault(frame, []).append(box)
-            if mode is not None:
+            # Two tracks on one box (a duplicate track): the stronger choice wins.
+            if mode is not None and REDACTIONS.index(mode) > REDACTIONS.index(how.get(box, "standard")):
                 how[box] = mode
         blurred.append(_blurred_track(d.resolved.face, track.number, track.fps, boxes, cipher))
         r = d.resolved
