@@ -25,7 +25,7 @@ import os
 import re
 import warnings
 from dataclasses import dataclass
-from typing import BinaryIO, ClassVar
+from typing import IO, BinaryIO, ClassVar
 
 import numpy as np
 import pillow_heif
@@ -322,6 +322,23 @@ def video_container(head: bytes) -> str | None:
 def _read_at(handle: BinaryIO, pos: int, length: int) -> bytes:
     handle.seek(pos)
     return handle.read(length)
+
+
+def read_at_most(stream: IO[bytes], limit: int) -> bytes:
+    """Up to ``limit`` bytes of ``stream``, read in 1 MB blocks.
+
+    One ``read(limit)`` would reserve the whole limit in memory however small
+    the file (60 MB for a portrait, 500 MB for a video).
+    """
+    chunks: list[bytes] = []
+    wanted = limit
+    while wanted > 0:
+        block = stream.read(min(wanted, 1 << 20))
+        if not block:
+            break
+        chunks.append(block)
+        wanted -= len(block)
+    return b"".join(chunks)
 
 
 # A fragmented 10-minute recording in 0.1-s fragments has ~12,000 top-level boxes;

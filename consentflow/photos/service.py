@@ -25,6 +25,7 @@ from consentflow.photos.imaging import (
     Limits,
     ValidatedImage,
     ValidatedVideo,
+    read_at_most,
     validate_image,
     validate_video,
     video_container,
@@ -130,15 +131,18 @@ def upload_photo(
     name = clean_name(filename)
     info: ValidatedImage | ValidatedVideo
     try:
-        if not isinstance(data, bytes):
-            data.seek(0)
-            if video_container(data.read(16)) is None:
-                data.seek(0)  # an image is decoded from bytes: read up to its limit
-                data = data.read(limits.max_bytes + 1)
-        if isinstance(data, bytes) and video_container(data[:16]) is None:
-            info = validate_image(data, limits)
+        if isinstance(data, bytes):
+            head = data[:16]
         else:
+            data.seek(0)
+            head = data.read(16)
+            data.seek(0)
+        if video_container(head) is not None:
             info = validate_video(data, limits)
+        else:
+            if not isinstance(data, bytes):  # an image is decoded from bytes, up to its limit
+                data = read_at_most(data, limits.max_bytes + 1)
+            info = validate_image(data, limits)
     except ImageRejected as err:
         return UploadResult(name, "rejected", code=err.code, message=err.message)
     video = isinstance(info, ValidatedVideo)

@@ -20,7 +20,7 @@ from consentflow.audit.service import Actor
 from consentflow.jobs import enqueue
 from consentflow.models import Album, utcnow
 from consentflow.photos import service
-from consentflow.photos.imaging import Limits, video_container
+from consentflow.photos.imaging import Limits, read_at_most, video_container
 from consentflow.photos.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -42,19 +42,12 @@ def read_upload(stream: IO[bytes], limits: Limits) -> bytes | BinaryIO:
     seek is read like an image, up to the video limit.
     """
     head = stream.read(16)
-    if video_container(head) and stream.seekable():
+    video = video_container(head) is not None
+    if video and stream.seekable():
         stream.seek(0)
         return cast(BinaryIO, stream)
-    limit = limits.max_video_bytes if video_container(head) else limits.max_bytes
-    chunks, wanted = [head], limit + 1 - len(head)
-    # In blocks: one read of the limit would reserve the whole limit in memory, however small the file.
-    while wanted > 0:
-        block = stream.read(min(wanted, 1 << 20))
-        if not block:
-            break
-        chunks.append(block)
-        wanted -= len(block)
-    return b"".join(chunks)
+    limit = limits.max_video_bytes if video else limits.max_bytes
+    return head + read_at_most(stream, limit + 1 - len(head))
 
 
 def receive_upload(session: Session, storage: Storage, actor: Actor, album: Album,
